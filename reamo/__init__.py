@@ -1,0 +1,19 @@
+"""Reamo: recognise, extract and ground entities, relations and events across text, images, audio and video.
+
+Heavy modules load lazily: `from reamo import Reamo` imports torch and transformers, `import reamo` does not.
+"""
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Reamo": "reamo.api",
+    "ReamoConfig": "reamo.config",
+    "ReamoModel": "reamo.modeling",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'reamo' has no attribute {name!r}")
