@@ -1,0 +1,37 @@
+"""Shared fixtures. Real third-party data lives in ../shared/data (REAMO_SHARED_DATA overrides)."""
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def shared_data() -> Path:
+    env = os.environ.get("REAMO_SHARED_DATA")
+    return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    d = shared_data()
+    if not d.is_dir():
+        pytest.skip(f"real data folder {d} is absent (set REAMO_SHARED_DATA to the shared/data folder)")
+    return d
+
+
+@pytest.fixture(scope="session")
+def media(data_dir) -> dict:
+    m = data_dir / "media"
+    return {"flac": m / "jfk.flac", "wav": m / "sample.wav", "mp4": m / "bigbuckbunny.mp4", "mp4_short": m / "realshort.mp4"}
+
+
+@pytest.fixture(scope="session")
+def astronaut_png(tmp_path_factory) -> Path:
+    from PIL import Image
+    from skimage import data
+
+    p = tmp_path_factory.mktemp("img") / "astronaut.png"
+    Image.fromarray(data.astronaut()).save(p)
+    return p
