@@ -26,7 +26,8 @@ def sinusoid(n: int, d: int, device=None) -> torch.Tensor:
 
 def pdac(probs: np.ndarray, max_len: int, threshold: float, min_len: int = 1) -> list[tuple[int, int]]:
     """Split frames into segments (SHAS pDAC). Start from the runs of frames above `threshold`; while a
-    segment is longer than `max_len`, split it at its least probable inner frame; keep segments whose mean
+    segment is longer than `max_len`, split it at its least probable inner frame (which becomes the
+    boundary, in neither half); keep segments whose mean
     probability reaches `threshold` and whose length is at least `min_len`. Returns [start, end) frames."""
     probs = np.asarray(probs, dtype=np.float64)
     above = probs >= threshold
@@ -36,9 +37,11 @@ def pdac(probs: np.ndarray, max_len: int, threshold: float, min_len: int = 1) ->
     while todo:
         a, b = todo.pop()
         if b - a > max_len:
-            inner = probs[a + 1: b - 1]
-            cut = a + 1 + int(np.argmin(inner)) if inner.size else a + (b - a) // 2
-            todo += [(a, cut), (cut + 1 if probs[cut] < threshold else cut, b)]
+            inner = np.arange(a + 1, b - 1)
+            # least probable frame; among (near-)ties the one closest to the middle, so flat regions halve
+            score = probs[inner] + 1e-9 * np.abs(inner - (a + b - 1) / 2)
+            cut = int(inner[np.argmin(score)]) if inner.size else a + (b - a) // 2
+            todo += [(a, cut), (cut + 1, b)]  # the split frame is the boundary between the halves
             continue
         if b - a >= min_len and probs[a:b].mean() >= threshold:
             out.append((a, b))

@@ -47,6 +47,25 @@ class Reamo:
     def save_pretrained(self, directory: str | Path) -> Path:
         return checkpoint.save_pretrained(self.model, directory)
 
+    # ---- extraction ------------------------------------------------------------------------------------
+    def extract(self, inputs, task: str = "ner", schema=None, max_new_tokens: int = 256, batch_size: int = 8,
+                progress: bool = False, base_dir=None):
+        """Extract and ground. `inputs`: one input or a list; an input is a dict with any of text, image,
+        audio, video (paths, PIL images, arrays, tensors), a Record, or a string (text). `schema`: a dict as
+        in DESIGN.md 3.1 or a list of labels. Returns one ExtractionResult, or a list for a list; a bad item
+        carries its typed error in `.error` and the others are still answered."""
+        from reamo.extract import extract
+
+        single = not isinstance(inputs, (list, tuple))
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            res = extract(self.model, [inputs] if single else inputs, task, schema, max_new_tokens, batch_size,
+                          progress, base_dir)
+        finally:
+            self.model.train(was_training)
+        return res[0] if single else res
+
     # ---- conveniences ----------------------------------------------------------------------------------
     @property
     def config(self) -> ReamoConfig:

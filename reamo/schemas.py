@@ -1,0 +1,46 @@
+"""Label schemas given at call time (zero-shot: any labels are allowed) and their validation."""
+from __future__ import annotations
+
+from reamo.errors import InputError
+
+TASKS = ("ner", "re", "ee")
+
+
+def _labels(x, what: str) -> list[str]:
+    if not isinstance(x, (list, tuple)) or not x:
+        raise InputError("schema", f"{what} must be a non-empty list of strings")
+    if not all(isinstance(v, str) and v.strip() for v in x):
+        raise InputError("schema", f"{what} must hold non-empty strings, got {x!r}")
+    return [v.strip() for v in x]
+
+
+def normalize_schema(task: str, schema) -> dict:
+    """A schema dict for `task` from a dict (DESIGN 3.1) or a plain list of labels; InputError if bad."""
+    if task not in TASKS:
+        raise InputError("task", f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    if schema is None:
+        raise InputError("schema", f"{task} needs a schema (the candidate labels)")
+    if isinstance(schema, (list, tuple)):
+        if task == "ee":
+            return {"event_types": {t: [] for t in _labels(schema, "event types")}}
+        return {"entity_types" if task == "ner" else "relation_types": _labels(schema, "labels")}
+    if not isinstance(schema, dict):
+        raise InputError("schema", f"a schema must be a dict or a list of labels, got {type(schema).__name__}")
+    if task == "ner":
+        return {"entity_types": _labels(schema.get("entity_types"), "entity_types")}
+    if task == "re":
+        out = {"relation_types": _labels(schema.get("relation_types"), "relation_types")}
+        if schema.get("entity_types") is not None:
+            out["entity_types"] = _labels(schema["entity_types"], "entity_types")
+        return out
+    ev = schema.get("event_types", schema if "event_types" not in schema else None)
+    if isinstance(ev, (list, tuple)):
+        ev = {t: [] for t in _labels(ev, "event_types")}
+    if not isinstance(ev, dict) or not ev:
+        raise InputError("schema", "event_types must be a non-empty {type: [roles]} mapping")
+    out = {}
+    for t, roles in ev.items():
+        if not isinstance(t, str) or not t.strip():
+            raise InputError("schema", f"event type must be a non-empty string, got {t!r}")
+        out[t] = [] if roles in (None, []) else _labels(roles, f"roles of {t}")
+    return {"event_types": out}
