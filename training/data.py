@@ -40,7 +40,9 @@ class Batch:
         return int(self.attention_mask.sum())
 
     def to(self, device) -> "Batch":
-        g = {k: (v.to(device) if hasattr(v, "to") else v) for k, v in self.grounding.items()}
+        g = dict(self.grounding)
+        if "positions" in g:
+            g["positions"] = tuple(t.to(device) for t in g["positions"])
         return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device),
                      self.media.to(device) if self.media is not None else None, g)
 

@@ -1,0 +1,249 @@
+"""Corpus generation (see package docstring). Held out of training, for generalisation:
+- names: test-split instances use names never seen in training (NAMES_TEST);
+- (entity type x modality) pairs: in training, vehicles never appear in audio-only inputs and animals never
+  in video-only inputs; the test split contains exactly those pairs (HELD_OUT_PAIRS)."""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from reamo.masks import mask_to_box, rle_encode
+from reamo.records import Argument, Entity, Event, Record, Relation, Span, write_jsonl
+
+SR = 16000
+TYPES = {  # type: (colour RGB, shape, tone Hz)
+    "person": ((220, 60, 60), "disk", 440.0),
+    "animal": ((60, 170, 60), "square", 880.0),
+    "vehicle": ((60, 90, 220), "triangle", 1760.0),
+}
+NAMES_TRAIN = {"person": ["Alice", "Bob", "Carla", "David", "Erin", "Frank", "Grace", "Hugo"],
+               "animal": ["Rex", "Milo", "Luna", "Bella", "Coco", "Max"],
+               "vehicle": ["Bus 7", "Truck 12", "Car 5", "Van 3", "Tram 9", "Cab 4"]}
+NAMES_TEST = {"person": ["Iris", "Jonas", "Kira"], "animal": ["Nala", "Oscar"], "vehicle": ["Bus 88", "Car 21"]}
+RELATIONS = {("person", "animal"): "owns", ("person", "vehicle"): "drives", ("animal", "person"): "follows",
+             ("vehicle", "person"): "carries"}
+EVENTS = {"Movement:Transport": ["Agent", "Vehicle"], "Contact:Meet": ["Entity"]}
+COMBOS = ["T", "I", "V", "A", "T+I", "T+V", "T+A", "I+A", "T+I+A", "V+A"]
+HELD_OUT_PAIRS = [("vehicle", "A"), ("animal", "V")]
+SIZES = {"smoke": {"train": 90, "dev": 10, "test": 30}, "default": {"train": 1500, "dev": 60, "test": 200}}
+SCHEMAS = {"ner": {"entity_types": list(TYPES)}, "re": {"relation_types": sorted(set(RELATIONS.values()))},
+           "ee": {"event_types": EVENTS}}
+
+
+@dataclass
+class CorpusInfo:
+    root: str
+    seed: int
+    sizes: dict
+    held_out: dict
+    counts: dict = field(default_factory=dict)
+
+
+def _draw(img: np.ndarray, shape: str, cx: int, cy: int, r: int, colour) -> np.ndarray:
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[:h, :w]
+    if shape == "disk":
+        m = (xx - cx) ** 2 + (yy - cy) ** 2 <= r * r
+    elif shape == "square":
+        m = (abs(xx - cx) <= r) & (abs(yy - cy) <= r)
+    else:
+        m = (yy >= cy - r) & (yy <= cy + r) & (abs(xx - cx) <= (yy - (cy - r)) / 2)
+    img[m] = colour
+    return m
+
+
+class _World:
+    def __init__(self, root: Path, rng: np.random.Generator):
+        self.root, self.rng = root, rng
+        for d in ("images", "audio", "video"):
+            (root / d).mkdir(parents=True, exist_ok=True)
+
+    def image(self, name: str, ents: list[tuple[str, str]], size: int = 96):
+        img = np.full((size, size, 3), 235, np.uint8) + self.rng.integers(-8, 8, (size, size, 3)).astype(np.uint8)
+        slots = self.rng.permutation([(24, 28), (70, 30), (30, 70), (70, 72)])[: len(ents)]
+        groundings = []
+        occupied = np.zeros((size, size), bool)
+        for (typ, _), (cx, cy) in zip(ents, slots):
+            colour, shape, _ = TYPES[typ]
+            shade = np.clip(np.array(colour) + self.rng.integers(-25, 25, 3), 0, 255)
+            m = _draw(img, shape, int(cx), int(cy), int(self.rng.integers(11, 17)), shade) & ~occupied
+            occupied |= m
+            groundings.append({"box": mask_to_box(m), "mask_rle": rle_encode(m)})
+        from PIL import Image
+
+        Image.fromarray(img).save(self.root / "images" / f"{name}.png")
+        return f"images/{name}.png", groundings
+
+    def audio(self, name: str, ents: list[tuple[str, str]]):
+        import soundfile as sf
+
+        dur = 1.0 + 1.2 * len(ents)
+        wave = self.rng.normal(0, 0.01, int(dur * SR)).astype(np.float32)
+        groundings, t = [], 0.4
+        for typ, _ in ents:
+            length = float(self.rng.uniform(0.5, 0.8))
+            a, b = int(t * SR), int((t + length) * SR)
+            tt = np.arange(b - a) / SR
+            f = TYPES[typ][2]
+            wave[a:b] += (0.4 * np.sin(2 * np.pi * f * tt) * np.sin(np.pi * tt / length)).astype(np.float32)
+            groundings.append({"spans": [[round(t, 3), round(t + length, 3)]]})
+            t += length + float(self.rng.uniform(0.3, 0.5))
+        sf.write(self.root / "audio" / f"{name}.wav", wave, SR)
+        return f"audio/{name}.wav", groundings
+
+    def video(self, name: str, ents: list[tuple[str, str]], frames: int = 12, fps: float = 6.0, size: int = 64):
+        import av
+
+        tracks = []
+        for typ, _ in ents:
+            start = int(self.rng.integers(0, frames // 3))
+            end = int(self.rng.integers(2 * frames // 3, frames + 1))
+            y0 = int(self.rng.integers(16, size - 16))
+            tracks.append((typ, start, end, y0, int(self.rng.integers(8, 11))))
+        path = self.root / "video" / f"{name}.mp4"
+        per_ent = [[] for _ in ents]
+        with av.open(str(path), "w") as out:
+            st = out.add_stream("mpeg4", rate=int(fps))
+            st.width = st.height = size
+            st.pix_fmt = "yuv420p"
+            st.bit_rate = 2_000_000
+            for f in range(frames):
+                img = np.full((size, size, 3), 235, np.uint8)
+                for k, (typ, a, b, y0, r) in enumerate(tracks):
+                    if a <= f < b:
+                        cx = int(10 + (size - 20) * (f - a) / max(1, b - a - 1))
+                        m = _draw(img, TYPES[typ][1], cx, y0, r, TYPES[typ][0])
+                        per_ent[k].append({"t": round(f / fps, 4), "box": mask_to_box(m), "mask_rle": rle_encode(m)})
+                for pkt in st.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                    out.mux(pkt)
+            for pkt in st.encode():
+                out.mux(pkt)
+        groundings = [{"span": [a / fps, b / fps], "frames": per_ent[k]} for k, (_, a, b, _, _) in enumerate(tracks)]
+        return f"video/{name}.mp4", groundings
+
+
+def _pick_entities(rng, names, k, allowed_types):
+    types = [str(rng.choice(allowed_types)) for _ in range(k)]
+    out, used = [], set()
+    for t in types:
+        n = str(rng.choice([x for x in names[t] if x not in used] or names[t]))
+        used.add(n)
+        out.append((t, n))
+    return out
+
+
+def _text_for(task, ents, rng):
+    """A sentence mentioning the entities; returns text, spans of each entity, relations/events payload."""
+    (t0, n0) = ents[0]
+    if task == "ner":
+        templates = ["{a} was seen near the station.", "Yesterday {a} met {b}.", "{a} and {b} waited in the rain.",
+                     "Everyone watched {a} closely.", "Near the river, {b} passed {a}."]
+        tpl = str(rng.choice([t for t in templates if ("{b}" in t) == (len(ents) > 1)]))
+    elif task == "re":
+        tpl = {"owns": "{a} owns {b}.", "drives": "{a} drives {b} every day.", "follows": "{a} follows {b} home.",
+               "carries": "{a} carries {b} to town."}[RELATIONS[(ents[0][0], ents[1][0])]]
+    else:
+        tpl = "{a} rode {b} downtown." if ents[1][0] == "vehicle" else "{a} met {b} at noon."
+    text = tpl.replace("{a}", n0).replace("{b}", ents[1][1] if len(ents) > 1 else "")
+    spans = []
+    for key, (_, n) in zip(("{a}", "{b}"), ents):
+        pos = tpl.index(key)
+        before = tpl[:pos].replace("{a}", n0).replace("{b}", ents[1][1] if len(ents) > 1 else "")
+        spans.append((len(before), len(before) + len(n)))
+    return text, spans
+
+
+def _record(rid, task, combo, rng, world, names, allowed):
+    mods = combo.split("+")
+    if task == "re":
+        pair = list(RELATIONS)[int(rng.integers(len(RELATIONS)))]
+        if not all(t in allowed for t in pair):
+            pair = next(p for p in RELATIONS if all(t in allowed for t in p))
+        ents = [(pair[0], str(rng.choice(names[pair[0]]))), (pair[1], str(rng.choice([n for n in names[pair[1]]])))]
+    elif task == "ee":
+        second = "vehicle" if "vehicle" in allowed and rng.random() < 0.5 else "person"
+        ents = [("person", str(rng.choice(names["person"])))]
+        ents.append((second, str(rng.choice([n for n in names[second] if n != ents[0][1]]))))
+    else:
+        ents = _pick_entities(rng, names, int(rng.integers(1, 3)), allowed)
+    text, spans = _text_for(task, ents, rng) if "T" in mods else (None, [])
+    # media-only inputs name entities by a canonical phrase, "the <type>" (the media cannot give a name)
+    labels = [n if text else f"the {t}" for t, n in ents]
+    if not text and len(labels) > 1 and labels[0] == labels[1]:
+        labels[1] = f"the other {ents[1][0]}"
+    rec = Record(rid, task, text, schema=SCHEMAS[task])
+    g = {}
+    if "I" in mods:
+        rec.image, gi = world.image(rid, ents)
+        g["image"] = gi
+    if "A" in mods:
+        rec.audio, ga = world.audio(rid, ents)
+        g["audio"] = ga
+    if "V" in mods:
+        rec.video, gv = world.video(rid, ents)
+        g["video"] = gv
+    entities = []
+    for k, ((t, _), lab) in enumerate(zip(ents, labels)):
+        s, e = spans[k] if text else (None, None)
+        entities.append(Entity(lab, t, s, e, {m: g[m][k] for m in g}))
+    if task == "ner":
+        rec.entities = entities
+    elif task == "re":
+        rec.entities = entities
+        rec.relations = [Relation(0, 1, RELATIONS[(ents[0][0], ents[1][0])])]
+    else:
+        trig = "rode" if ents[1][0] == "vehicle" else "met"
+        typ = "Movement:Transport" if trig == "rode" else "Contact:Meet"
+        ts = text.index(trig) if text else None
+        roles = ["Agent", "Vehicle"] if trig == "rode" else ["Entity", "Entity"]
+        rec.events = [Event(typ, Span(trig if text else typ.split(":")[1].lower(), ts, None if ts is None else ts + len(trig)),
+                            [Argument(r, e.text, e.start, e.end, e.grounding) for r, e in zip(roles, entities)])]
+    rec.extra["combo"] = combo
+    rec.extra["caption"] = " and ".join(f"a {t}" for t, _ in ents)
+    return rec
+
+
+def generate_corpus(out_dir, size="default", seed: int = 0) -> CorpusInfo:
+    root = Path(out_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    sizes = SIZES[size] if isinstance(size, str) else dict(size)
+    rng = np.random.default_rng(seed)
+    world = _World(root, rng)
+    splits = {}
+    for split, n in sizes.items():
+        names = NAMES_TEST if split == "test" else NAMES_TRAIN
+        recs = []
+        for i in range(n):
+            combo, task = COMBOS[i % len(COMBOS)], ("ner", "re", "ee")[(i // len(COMBOS)) % 3]
+            allowed = list(TYPES)
+            if split != "test":  # held-out (type, modality) pairs never appear in training inputs
+                allowed = [t for t in allowed if (t, combo) not in HELD_OUT_PAIRS]
+            elif i % 4 == 0 and combo in ("A", "V"):
+                allowed = [t for t, c in HELD_OUT_PAIRS if c == combo] + ["person"]
+            recs.append(_record(f"{split}-{i:05d}", task, combo, rng, world, names, allowed))
+        splits[split] = recs
+        write_jsonl(root / f"{split}.jsonl", recs)
+    train = splits["train"]
+    write_jsonl(root / "phase1_uie.jsonl", [r for r in train if r.text])
+    write_jsonl(root / "phase2_alignment.jsonl", [r for r in train if r.modalities != ("text",)])
+    write_jsonl(root / "phase3_grounding.jsonl", [r for r in train if len(r.modalities) > (1 if r.text else 0)])
+    write_jsonl(root / "phase4_meta.jsonl", train)
+    info = CorpusInfo(str(root), seed, sizes, {"names": NAMES_TEST, "type_modality": HELD_OUT_PAIRS},
+                      {s: len(v) for s, v in splits.items()})
+    (root / "corpus.json").write_text(json.dumps(asdict(info), indent=1))
+    return info
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--size", default="smoke")
+    ap.add_argument("--seed", type=int, default=0)
+    a = ap.parse_args()
+    print(generate_corpus(a.out, a.size, a.seed))

@@ -1,0 +1,193 @@
+"""Phase examples: how each tuning phase turns a record into (prompt, answer, media, grounding targets),
+and the collation of examples into a Batch. Phases differ here only; the loop is shared.
+
+  uie            text IE in the answer format (no media, no meta-response)
+  schema_text    same, with textual event-schema definitions in the prompt (MS-PIT stage 1a)
+  alignment      media -> caption (record.extra["caption"])
+  schema_visual  media -> scene-graph text (record.extra["scene_graph"], MS-PIT stage 1b)
+  grounding      phrase -> <Module>..</Module><Instruction>phrase</Instruction>, with the gold region/spans/track
+  meta           the full answer: labels + meta-response, with every instruction's gold grounding
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from grounding import MODALITY_MODULE, GroundingRequest
+from reamo.errors import MediaError, ReamoError
+from reamo.formats import answer_and_groundings, escape
+from reamo.inputs import load_media
+from reamo.masks import rle_decode
+from reamo.modeling import MediaBatch, MediaFeatures
+from reamo.prompts import caption_prompt, chat_prompt, grounding_prompt
+from reamo.records import Record
+from reamo.schemas import normalize_schema
+from reamo.tokens import MEDIA_MODALITIES
+from training.config import TrainConfig
+from training.data import Batch
+
+log = logging.getLogger("reamo.training")
+
+
+@dataclass
+class Example:
+    id: str
+    prompt: str
+    answer: str
+    media: dict[str, Path] = field(default_factory=dict)
+    targets: list[tuple[str, dict]] = field(default_factory=list)  # (modality, gold grounding) per instruction
+
+
+def render_scene_graph(sg: dict) -> str:
+    """Scene-graph text (MS-PIT visual schema): objects, attributes, actions, relations, scene."""
+    parts = []
+    for key in ("objects", "attributes", "actions", "relations", "scene"):
+        v = sg.get(key)
+        if v:
+            parts.append(f"{key}: {', '.join(map(str, v)) if isinstance(v, (list, tuple)) else v}")
+    return "; ".join(parts)
+
+
+def render_event_schema(schema: dict) -> str:
+    """Textual event-schema definitions (MS-PIT stage 1a): each type with its roles."""
+    ev = schema.get("event_types", {})
+    return " ".join(f"{t}: an event of type {t.split(':')[-1]}, with roles {', '.join(r) if r else 'none'}." for t, r in ev.items())
+
+
+class PhaseExamples:
+    def __init__(self, model, cfg: TrainConfig):
+        self.model = model
+        self.cfg = cfg
+        self.cache = None
+        if cfg.data.use_embedding_cache and cfg.phase in ("alignment", "schema_visual", "grounding", "meta"):
+            from encoders.cache import EmbeddingCache
+
+            root = cfg.data.cache_dir or str(cfg.resolve(cfg.output_dir).parent / "embedding_cache")
+            self.cache = EmbeddingCache(root, model.config.encoder)
+        self.media_key = json.dumps(model.config.media.to_dict(), sort_keys=True)
+
+    # ---- records -> examples ----------------------------------------------------------------------------
+    def _media(self, rec: Record, path: str) -> dict[str, Path]:
+        return {m: rec.media_path(m, path) for m in MEDIA_MODALITIES if getattr(rec, m)
+                and m in self.model.config.modalities}
+
+    def _wrap(self, user: str) -> str:
+        return chat_prompt(user, self.model.config.llm.chat_template)
+
+    def examples(self, rec: Record, path: str) -> list[Example]:
+        phase, m = self.cfg.phase, self.model
+        media = self._media(rec, path)
+        ph = {k: m.processor.placeholder(k) for k in MEDIA_MODALITIES}
+        if phase in ("uie", "schema_text"):
+            if not rec.text:
+                raise ValueError("a text IE record needs text")
+            schema = normalize_schema(rec.task, rec.schema)
+            st = render_event_schema(schema) if phase == "schema_text" and rec.task == "ee" else None
+            prompt = m.prompt(rec.task, schema, rec.text, [], schema_text=st)
+            return [Example(rec.id, prompt, answer_and_groundings(rec, ground=False)[0])]
+        if phase in ("alignment", "schema_visual"):
+            key = "caption" if phase == "alignment" else "scene_graph"
+            target = rec.extra.get(key)
+            if not target or not media:
+                raise ValueError(f"phase {phase} needs media and extra[{key!r}]")
+            text = target if isinstance(target, str) else render_scene_graph(target)
+            return [Example(f"{rec.id}:{mod}", self._wrap(caption_prompt(mod, ph[mod])), text, {mod: p})
+                    for mod, p in media.items()]
+        if phase == "grounding":
+            out = []
+            for e in [*rec.entities, *[a for ev in rec.events for a in ev.arguments]]:
+                for mod, g in e.grounding.items():
+                    if mod in media:
+                        ans = f"<Module>{MODALITY_MODULE[mod]}</Module><Instruction>{escape(e.text)}</Instruction>"
+                        out.append(Example(f"{rec.id}:{e.text}:{mod}", self._wrap(grounding_prompt(e.text, mod, ph[mod])),
+                                           ans, {mod: media[mod]}, [(mod, g)]))
+            if not out:
+                raise ValueError("no grounded phrase with its media in this record")
+            return out
+        # meta: the full answer with the meta-response
+        schema = normalize_schema(rec.task, rec.schema)
+        answer, grounded = answer_and_groundings(rec, ground=True)
+        targets = [({v: k for k, v in MODALITY_MODULE.items()}[g.module], g.grounding) for g in grounded]
+        keep = [(mod, g) for mod, g in targets]
+        if any(mod not in media for mod, _ in keep):
+            raise ValueError("a grounding refers to media the record does not have")
+        return [Example(rec.id, m.prompt(rec.task, schema, rec.text, list(media)), answer, media, keep)]
+
+    # ---- examples -> batch --------------------------------------------------------------------------------
+    def _features(self, modality: str, path: Path) -> MediaFeatures:
+        def compute():
+            from encoders.imagebind import EncoderOutput
+
+            lm = load_media(modality, path, self.model.config, str(path))
+            f = self.model.encode_media(modality, lm.encoder_input[None].to(self.model.device))
+            return EncoderOutput(f.pooled[0].cpu(), None if f.tokens is None else f.tokens[0].cpu())
+
+        out = self.cache.get_or_compute(modality, path, compute, extra=self.media_key)
+        return MediaFeatures(out.pooled, out.tokens)
+
+    def _target(self, modality: str, gold: dict, loaded) -> object:
+        if modality == "image":
+            return rle_decode(gold["mask_rle"])
+        if modality == "audio":
+            return gold["spans"]
+        frames = loaded.grounding  # VideoFrames sampled for the head
+        gold_frames = gold.get("frames", [])
+        tol = 0.5 * loaded.duration / max(1, len(frames.timestamps))
+        masks, presence = [], []
+        for t in frames.timestamps:
+            near = min(gold_frames, key=lambda f: abs(f["t"] - t), default=None)
+            if near is not None and abs(near["t"] - t) <= tol and near.get("mask_rle"):
+                masks.append(rle_decode(near["mask_rle"]))
+                presence.append(1.0)
+            else:
+                masks.append(np.zeros(frames.frames.shape[1:3], bool))
+                presence.append(0.0)
+        return masks, presence
+
+    def collate(self, examples: list[Example]) -> Batch | None:
+        m, proc = self.model, self.model.processor
+        encoded, loaded_rows, target_rows = [], [], []
+        for ex in examples:
+            try:
+                row = {}
+                for mod, p in ex.media.items():
+                    need_raw = self.cache is None or any(t[0] == mod for t in ex.targets)
+                    row[mod] = load_media(mod, p, m.config, f"{ex.id} {mod} ({p})") if need_raw else None
+                tg = [(mod, self._target(mod, g, row[mod])) for mod, g in ex.targets]
+            except (ReamoError, KeyError, ValueError) as e:
+                log.warning("skipped training example %s: %s", ex.id, e)
+                continue
+            encoded.append(proc.encode(ex.prompt, ex.answer))
+            loaded_rows.append((ex, row))
+            target_rows.append(tg)
+        if not encoded:
+            return None
+        coll = proc.collate(encoded, padding_side="right")
+        media = MediaBatch()
+        for mod in MEDIA_MODALITIES:
+            rows = [(ex, row) for ex, row in loaded_rows if mod in ex.media]
+            if not rows:
+                continue
+            if self.cache is not None:
+                feats = [self._features(mod, ex.media[mod]) for ex, _ in rows]
+                toks = None if feats[0].tokens is None else torch.stack([f.tokens for f in feats])
+                media.features[mod] = MediaFeatures(torch.stack([f.pooled for f in feats]), toks)
+            else:
+                media.inputs[mod] = torch.stack([row[mod].encoder_input for _, row in rows])
+        grounding = {}
+        positions = m.instruction_end_positions(coll["input_ids"], coll["labels"])
+        requests, rows_idx, pos_idx = [], [], []
+        for r, (tg, pos, (ex, row)) in enumerate(zip(target_rows, positions, loaded_rows)):
+            for (mod, target), p in zip(tg, pos):  # truncation may have cut some instructions
+                requests.append(GroundingRequest(MODALITY_MODULE[mod], None, row[mod].grounding, media_key=(r, mod),
+                                                 target=target))
+                rows_idx.append(r)
+                pos_idx.append(p)
+        if requests:
+            grounding = {"requests": requests, "positions": (torch.tensor(rows_idx), torch.tensor(pos_idx))}
+        return Batch(coll["input_ids"], coll["attention_mask"], coll["labels"], media, grounding)
