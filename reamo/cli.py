@@ -63,12 +63,12 @@ def cmd_quickstart(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="reamo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)  # deepspeed launcher
     sub = p.add_subparsers(dest="command", required=True)
 
     t = sub.add_parser("train", help="run one tuning phase under DeepSpeed (one CPU process without a launcher)")
     t.add_argument("--config", required=True, help="phase YAML (configs/phases/*.yaml)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (dotted)")
-    t.add_argument("--local_rank", type=int, default=None, help=argparse.SUPPRESS)  # deepspeed launcher
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("extract", help="extract and ground entities, relations or events")

@@ -176,8 +176,14 @@ class ReamoModel(nn.Module):
         requests = batch.grounding.get("requests") or []
         out = self.forward(batch.input_ids, batch.attention_mask, batch.labels, batch.media,
                            output_hidden_states=bool(requests))
-        parts = {"lm_loss": out.loss.detach()}
-        loss = weights.lm * out.loss
+        lm = out.loss
+        denom = getattr(batch, "lm_denominator", None)
+        if denom is not None:  # token-summed loss over a given count (exact data parallelism, see training)
+            logits = out.logits[:, :-1].float()
+            lm = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.labels[:, 1:].reshape(-1),
+                                                   ignore_index=-100, reduction="sum") / denom
+        parts = {"lm_loss": lm.detach()}
+        loss = weights.lm * lm
         if requests:
             rows, pos = batch.grounding["positions"]
             queries = out.hidden_states[rows, pos]

@@ -30,6 +30,11 @@ class Batch:
     labels: torch.Tensor
     media: object = None  # reamo.modeling.MediaBatch
     grounding: dict = field(default_factory=dict)
+    lm_denominator: float | None = None  # set by the loop: global answer tokens / world size
+
+    @property
+    def num_answer_tokens(self) -> int:
+        return int((self.labels[:, 1:] != -100).sum())
 
     @property
     def size(self) -> int:
@@ -44,7 +49,7 @@ class Batch:
         if "positions" in g:
             g["positions"] = tuple(t.to(device) for t in g["positions"])
         return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device),
-                     self.media.to(device) if self.media is not None else None, g)
+                     self.media.to(device) if self.media is not None else None, g, self.lm_denominator)
 
 
 def load_records(cfg: TrainConfig) -> tuple[list[tuple[Record, str]], list[RecordError]]:
@@ -102,8 +107,11 @@ class PhaseLoader:
 def build_dataloader(model, cfg: TrainConfig) -> PhaseLoader:
     from training.examples import PhaseExamples
 
-    rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
-    world = torch.distributed.get_world_size() if torch.distributed.is_initialized() else 1
+    # from the launcher's environment: the loader is built before deepspeed.initialize sets up the group
+    import os
+
+    rank = int(os.environ.get("RANK", 0))
+    world = int(os.environ.get("WORLD_SIZE", 1))
     records, errors = load_records(cfg)
     builder = PhaseExamples(model, cfg)
     examples, skipped = [], len(errors)

@@ -137,6 +137,17 @@ class MetricsLog:
             self.tb.close()
 
 
+def _global_token_mean(local_tokens: int, device) -> float:
+    """Answer tokens of this micro-batch summed over ranks, divided by the world size. With the LM loss
+    summed per rank and divided by this, DeepSpeed's gradient averaging gives exactly the token-mean over
+    the global batch: N processes train like one process with the same global batch."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return float(max(local_tokens, 1))
+    t = torch.tensor([float(local_tokens)], device=device)
+    torch.distributed.all_reduce(t)
+    return max(t.item(), 1.0) / torch.distributed.get_world_size()
+
+
 # ---- the loop --------------------------------------------------------------------------------------------
 class _LossModule(torch.nn.Module):
     """What DeepSpeed wraps: the Reamo model, returning the weighted total loss and its parts."""
@@ -200,6 +211,7 @@ def train(cfg: TrainConfig, *, stop_after_steps: int | None = None) -> Path:
             if step >= total:
                 break
             batch = batch.to(device)
+            batch.lm_denominator = _global_token_mean(batch.num_answer_tokens, device)
             losses = engine(batch)
             loss = losses["loss"]
             if cfg.stop_on_nonfinite and not torch.isfinite(loss.detach()).all():
