@@ -44,3 +44,38 @@ def normalize_schema(task: str, schema) -> dict:
             raise InputError("schema", f"event type must be a non-empty string, got {t!r}")
         out[t] = [] if roles in (None, []) else _labels(roles, f"roles of {t}")
     return {"event_types": out}
+
+
+def load_event_schema(path) -> dict:
+    """An event schema given as data: a JSON file ({"event_types": {type: [roles]}}) or an M2E2 folder,
+    from whose annotations (text events, image events, the imSitu->ACE role mapping) the ACE event types
+    and their roles are collected."""
+    import json
+    from pathlib import Path
+
+    p = Path(path)
+    if p.is_file():
+        return normalize_schema("ee", json.loads(p.read_text()))
+    if not p.is_dir():
+        raise InputError(str(p), "event schema not found (a JSON file or an M2E2 folder)")
+    types: dict[str, set] = {}
+    text = p / "text_multimedia_event.json"
+    if text.is_file():
+        for sent in json.loads(text.read_text()):
+            for ev in sent.get("golden-event-mentions", []):
+                types.setdefault(ev["event_type"], set()).update(a["role"] for a in ev.get("arguments", []))
+    for name in ("image_only_event.json", "image_multimedia_event.json"):
+        f = p / name
+        if f.is_file():
+            for ev in json.loads(f.read_text()).values():
+                types.setdefault(ev["event_type"], set()).update(ev.get("role", {}))
+    mapping = p / "ace_sr_mapping.txt"
+    if mapping.is_file():
+        for line in mapping.read_text().splitlines():
+            cols = line.split()
+            if len(cols) >= 4:
+                main, sub = cols[2].split("||")
+                types.setdefault(f"{main}:{sub.replace('|', '-')}", set()).add(cols[3])
+    if not types:
+        raise InputError(str(p), "no event annotations found in this folder")
+    return {"event_types": {t: sorted(r) for t, r in sorted(types.items())}}

@@ -150,3 +150,28 @@ def test_two_process_data_parallel_equals_one_process(corpus, tmp_path):
     la = [x["loss"] for x in losses(tmp_path / "one")]
     lb = [x["loss"] for x in losses(two_out)]
     assert len(la) == len(lb) == 3
+
+
+def test_mspit_curriculum_is_configs_only(corpus, tmp_path, data_dir):
+    """Stage 1a prompts carry the textual event schema (ACE types and roles from the real M2E2 files),
+    1b trains the projector on scene graphs, 2 is joint extraction: three configs, one loop."""
+    from reamo.schemas import load_event_schema
+    from training.examples import PhaseExamples
+    from reamo.records import read_jsonl
+
+    schema = load_event_schema(data_dir / "multimodal" / "m2e2")
+    assert "Justice:Arrest-Jail" in schema["event_types"] and "Agent" in schema["event_types"]["Justice:Arrest-Jail"]
+    assert len(schema["event_types"]) >= 8
+    c1 = cfg_for("mspit_1a_schema_text", corpus, tmp_path / "1a", max_steps=2,
+                 **{"data.event_schema": str(data_dir / "multimodal" / "m2e2"),
+                    "data.train": [str(corpus / "phase1_uie.jsonl")]})
+    f1 = train(c1)
+    rec = next(r for r in read_jsonl(corpus / "phase1_uie.jsonl") if r.task == "ee")
+    ex = PhaseExamples(Reamo.from_pretrained(f1).model, c1).examples(rec, str(corpus / "phase1_uie.jsonl"))[0]
+    assert "Schema:" in ex.prompt and "Movement:Transport: an event of type Transport, with roles" in ex.prompt
+    assert "Artifact" in ex.prompt  # a role known only from the M2E2 schema, not from the synthetic record
+    f2 = train(cfg_for("mspit_1b_schema_visual", corpus, tmp_path / "1b", max_steps=2, init_from=str(f1),
+                       **{"data.train": [str(corpus / "phase2_alignment.jsonl")]}))
+    f3 = train(cfg_for("mspit_2_joint", corpus, tmp_path / "2", max_steps=2, init_from=str(f2),
+                       **{"data.train": [str(corpus / "phase4_meta.jsonl")]}))
+    assert (f3 / "reamo_checkpoint.json").is_file()

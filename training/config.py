@@ -24,6 +24,7 @@ class DataConfig(Config):
     cache_dir: str | None = None  # default: <output_dir>/../embedding_cache
     shuffle: bool = True
     max_records: int | None = None
+    event_schema: str | None = None  # MS-PIT: an event schema as data (JSON or an M2E2 folder) for EE prompts
 
     def __post_init__(self):
         self.check(self.max_records is None or self.max_records > 0, "max_records", "must be positive")

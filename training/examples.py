@@ -70,6 +70,11 @@ class PhaseExamples:
             root = cfg.data.cache_dir or str(cfg.resolve(cfg.output_dir).parent / "embedding_cache")
             self.cache = EmbeddingCache(root, model.config.encoder)
         self.media_key = json.dumps(model.config.media.to_dict(), sort_keys=True)
+        self.event_schema = None
+        if cfg.data.event_schema:
+            from reamo.schemas import load_event_schema
+
+            self.event_schema = load_event_schema(cfg.resolve(cfg.data.event_schema))
 
     # ---- records -> examples ----------------------------------------------------------------------------
     def _media(self, rec: Record, path: str) -> dict[str, Path]:
@@ -87,7 +92,11 @@ class PhaseExamples:
             if not rec.text:
                 raise ValueError("a text IE record needs text")
             schema = normalize_schema(rec.task, rec.schema)
-            st = render_event_schema(schema) if phase == "schema_text" and rec.task == "ee" else None
+            st = None
+            if phase == "schema_text" and rec.task == "ee":
+                full = self.event_schema or schema
+                st = render_event_schema({"event_types": {t: full["event_types"].get(t, r)
+                                                          for t, r in schema["event_types"].items()}})
             prompt = m.prompt(rec.task, schema, rec.text, [], schema_text=st)
             return [Example(rec.id, prompt, answer_and_groundings(rec, ground=False)[0])]
         if phase in ("alignment", "schema_visual"):
@@ -113,10 +122,9 @@ class PhaseExamples:
         schema = normalize_schema(rec.task, rec.schema)
         answer, grounded = answer_and_groundings(rec, ground=True)
         targets = [({v: k for k, v in MODALITY_MODULE.items()}[g.module], g.grounding) for g in grounded]
-        keep = [(mod, g) for mod, g in targets]
-        if any(mod not in media for mod, _ in keep):
+        if any(mod not in media for mod, _ in targets):
             raise ValueError("a grounding refers to media the record does not have")
-        return [Example(rec.id, m.prompt(rec.task, schema, rec.text, list(media)), answer, media, keep)]
+        return [Example(rec.id, m.prompt(rec.task, schema, rec.text, list(media)), answer, media, targets)]
 
     # ---- examples -> batch --------------------------------------------------------------------------------
     def _features(self, modality: str, path: Path) -> MediaFeatures:

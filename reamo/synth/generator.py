@@ -204,6 +204,10 @@ def _record(rid, task, combo, rng, world, names, allowed):
                             [Argument(r, e.text, e.start, e.end, e.grounding) for r, e in zip(roles, entities)])]
     rec.extra["combo"] = combo
     rec.extra["caption"] = " and ".join(f"a {t}" for t, _ in ents)
+    rec.extra["scene_graph"] = {  # MS-PIT visual schema
+        "objects": [t for t, _ in ents], "attributes": [f"{TYPES[t][1]} {t}" for t, _ in ents],
+        "actions": [ev.trigger.text for ev in rec.events], "relations": [r.type for r in rec.relations],
+        "scene": "plain background"}
     return rec
 
 
