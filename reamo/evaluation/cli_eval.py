@@ -1,0 +1,35 @@
+"""`reamo eval`: score a prediction file against gold, or run the zero-shot benchmark with a model."""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from reamo.errors import InputError
+
+
+def run(args) -> int:
+    from reamo.evaluation.report import markdown_table, write_report
+
+    out = Path(args.out)
+    if args.predictions or args.gold:
+        if not (args.predictions and args.gold):
+            raise InputError("reamo eval", "--predictions and --gold go together")
+        from reamo.evaluation.scorer import score_files
+
+        scores, errors = score_files(args.predictions, args.gold)
+        for e in errors:
+            print(f"skipped: {e}", file=sys.stderr)
+        results = {("file", Path(args.gold).stem): scores}
+        write_report(results, out)
+        print(markdown_table(results))
+        print(json.dumps({k: v for k, v in scores.items() if k != "errors"}, indent=1))
+        return 0
+    if not (args.model and args.benchmark):
+        raise InputError("reamo eval", "give --model and --benchmark, or --predictions and --gold")
+    from reamo.cli_extract import _load_model
+    from reamo.evaluation.runner import run_benchmark
+
+    results = run_benchmark(_load_model(args.model), args.benchmark, out, args.batch_size, args.limit)
+    print(markdown_table(results))
+    return 0

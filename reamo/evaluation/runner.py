@@ -1,0 +1,55 @@
+"""Zero-shot benchmark runner: extract over every set present, cache predictions (resumable), score, report."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from reamo.evaluation.metrics import SetScores
+from reamo.evaluation.report import discover, write_report
+from reamo.records import Record, read_jsonl
+
+
+def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8, limit: int | None = None,
+                  progress: bool = True, max_new_tokens: int = 256) -> dict:
+    out = Path(out)
+    results = {}
+    for combo, name, task, path in discover(bench):
+        errors = []
+        gold = list(read_jsonl(path, errors=errors))[:limit]
+        for e in errors:
+            print(f"skipped gold line: {e}")
+        pred_path = out / "predictions" / combo / f"{name}.jsonl"
+        pred_path.parent.mkdir(parents=True, exist_ok=True)
+        done = {}
+        if pred_path.is_file():  # resume: predictions already made are kept
+            for line in pred_path.read_text().splitlines():
+                try:
+                    d = json.loads(line)
+                    done[d["id"]] = d
+                except (json.JSONDecodeError, KeyError):
+                    continue  # a line cut by an interruption
+        todo = [g for g in gold if g.id not in done]
+        with pred_path.open("a") as f:
+            for lo in range(0, len(todo), batch_size):
+                chunk = todo[lo: lo + batch_size]
+                res = reamo.extract(chunk, task=chunk[0].task, schema=chunk[0].schema, batch_size=batch_size,
+                                    base_dir=path.parent, max_new_tokens=max_new_tokens)
+                for g, r in zip(chunk, res):
+                    d = r.to_dict()
+                    d["id"] = g.id
+                    f.write(json.dumps(d, ensure_ascii=False) + "\n")
+                    f.flush()
+                    done[g.id] = d
+                if progress:
+                    print(f"{combo}/{name}: {len(done)}/{len(gold)}", flush=True)
+        scores = SetScores()
+        for g in gold:
+            d = done.get(g.id)
+            pred = None
+            if d is not None and not d.get("error"):
+                keep = {k: v for k, v in d.items() if k not in ("instructions", "warnings", "raw_output", "error")}
+                pred = Record.from_dict(keep)
+            scores.add(pred, g)
+        results[(combo, name)] = scores.to_dict()
+    write_report(results, out)
+    return results

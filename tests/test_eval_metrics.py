@@ -1,0 +1,101 @@
+"""MUIE metrics on hand-computed cases, and NER F1 == seqeval on real CoNLL-2003 sentences."""
+import random
+
+import numpy as np
+import pytest
+
+from reamo.converters.formats import bio_spans, convert_conll2003
+from reamo.evaluation.metrics import SetScores, matched_mask_ious, span_iou, tracklet_jaccard
+from reamo.masks import rle_encode
+from reamo.records import Argument, Entity, Event, Record, Relation, Span
+
+
+def test_ner_re_ee_counts():
+    gold = Record("1", "ner", "A B C", entities=[Entity("A", "per", 0, 1), Entity("B", "loc", 2, 3), Entity("C", "org", 4, 5)])
+    pred = Record("1", "ner", "A B C", entities=[Entity("A", "per", 0, 1), Entity("B", "per", 2, 3)])
+    s = SetScores()
+    s.add(pred, gold)
+    assert (s.ner.tp, s.ner.n_pred, s.ner.n_gold) == (1, 2, 3)
+    assert s.ner.precision == 0.5 and s.ner.recall == pytest.approx(1 / 3) and s.ner.f1 == pytest.approx(0.4)
+    g = Record("2", "re", entities=[Entity("x", "a"), Entity("y", "b")], relations=[Relation(0, 1, "r")])
+    p = Record("2", "re", relations=[Relation(Entity("X", ""), Entity("y", ""), "r"), Relation(Entity("y", ""), Entity("x", ""), "r")])
+    s.add(p, g)
+    assert (s.re.tp, s.re.n_pred, s.re.n_gold) == (1, 2, 1)  # text match ignores case; direction matters
+    ge = Record("3", "ee", events=[Event("Attack", Span("hit"), [Argument("Attacker", "he"), Argument("Target", "him")])])
+    pe = Record("3", "ee", events=[Event("Attack", Span("hit"), [Argument("Attacker", "he"), Argument("Place", "him")]),
+                                   Event("Meet", Span("met"))])
+    s.add(pe, ge)
+    assert (s.et.tp, s.et.n_pred, s.et.n_gold) == (1, 2, 1) and (s.ea.tp, s.ea.n_pred, s.ea.n_gold) == (1, 2, 2)
+    s.add(None, ge)  # a missing prediction counts as empty
+    assert s.et.n_gold == 2 and s.et.tp == 1
+
+
+def test_hungarian_mask_matching_and_unmatched_as_empty():
+    a = np.zeros((10, 10), bool); a[:5, :5] = True
+    b = np.zeros((10, 10), bool); b[5:, 5:] = True
+    a2 = a.copy(); a2[:5, :4] = False; a2[:5, :5] = True; a2[0, 0] = False  # IoU 24/25 with a
+    # predictions given in the swapped order: matching must pair a2<->a and b<->b
+    assert matched_mask_ious([b, a2], [a, b]) == pytest.approx([1.0, 24 / 25])
+    assert sorted(matched_mask_ious([a2], [a, b])) == pytest.approx([0.0, 24 / 25])  # unmatched gold -> 0
+    assert matched_mask_ious([], [a]) == [0.0]
+    gold = Record("i", "ner", entities=[Entity("p", "x", grounding={"image": {"mask_rle": rle_encode(a)}}),
+                                        Entity("q", "x", grounding={"image": {"mask_rle": rle_encode(b)}})])
+    pred = Record("i", "ner", entities=[Entity("q", "x", grounding={"image": {"mask_rle": rle_encode(b)}})])
+    s = SetScores()
+    s.add(pred, gold)
+    assert s.image.value == pytest.approx(0.5)
+
+
+def test_audio_span_iou_and_video_jaccard():
+    assert span_iou([[0, 2]], [[1, 3]]) == pytest.approx(1 / 3)
+    assert span_iou([[0, 1], [0.5, 2]], [[0, 2]]) == pytest.approx(1.0)  # union of overlapping spans
+    assert span_iou([], [[0, 1]]) == 0.0
+    m = np.zeros((4, 4), bool); m[:2, :2] = True
+    full = {"frames": [{"t": 0.0, "mask_rle": rle_encode(m)}, {"t": 0.5, "mask_rle": rle_encode(m)}]}
+    half = {"frames": [{"t": 0.0, "mask_rle": rle_encode(m)}]}
+    assert tracklet_jaccard(full, full) == 1.0
+    assert tracklet_jaccard(half, full) == pytest.approx(0.5)  # the missing frame is an empty mask
+
+
+def test_bio_and_bilou_spans():
+    assert bio_spans(["B-PER", "I-PER", "O", "B-LOC", "B-LOC", "I-ORG"]) == [(0, 2, "PER"), (3, 4, "LOC"), (4, 5, "LOC"), (5, 6, "ORG")]
+    assert bio_spans(["U-Loc", "B-Org", "I-Org", "L-Org", "O"]) == [(0, 1, "Loc"), (1, 4, "Org")]
+
+
+def test_ner_f1_equals_seqeval_on_real_conll(data_dir):
+    seqeval = pytest.importorskip("seqeval.metrics")
+    recs = convert_conll2003(data_dir / "text" / "conll2003" / "test.txt")[:300]
+    rng = random.Random(0)
+    y_true, y_pred, s = [], [], SetScores()
+    for r in recs:
+        toks = r.text.split(" ")
+        starts = np.cumsum([0] + [len(t) + 1 for t in toks[:-1]]).tolist()
+        tok_of = {st: i for i, st in enumerate(starts)}
+
+        def tags(ents):
+            t = ["O"] * len(toks)
+            for e in ents:
+                a = tok_of[e.start]
+                b = a + len(e.text.split(" "))
+                t[a] = f"B-{e.type}"
+                for i in range(a + 1, b):
+                    t[i] = f"I-{e.type}"
+            return t
+
+        pred = []
+        for e in r.entities:
+            x = rng.random()
+            if x < 0.15:
+                continue  # dropped
+            if x < 0.3:
+                e = Entity(e.text, "location" if e.type != "location" else "person", e.start, e.end)  # type swap
+            elif x < 0.4 and len(e.text.split(" ")) > 1:  # boundary shift: drop the last token
+                t = e.text.rsplit(" ", 1)[0]
+                e = Entity(t, e.type, e.start, e.start + len(t))
+            pred.append(e)
+        y_true.append(tags(r.entities))
+        y_pred.append(tags(pred))
+        s.add(Record(r.id, "ner", r.text, entities=pred), r)
+    assert s.ner.f1 == pytest.approx(seqeval.f1_score(y_true, y_pred), abs=1e-9)
+    assert s.ner.precision == pytest.approx(seqeval.precision_score(y_true, y_pred), abs=1e-9)
+    assert 0.5 < s.ner.f1 < 0.95
