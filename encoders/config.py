@@ -41,8 +41,7 @@ class ImageBindConfig(Config):
     checkpoint: str | None = None
 
     def __post_init__(self):
-        bad = [t for t in self.towers if t not in TOWERS]
-        self.check(not bad, "towers", f"unknown tower {bad[0] if bad else ''!r}; choose from {list(TOWERS)}")
+        self.check_choices(self.towers, TOWERS, "towers", "tower")
         for t in ("vision", "audio", "text"):
             d, h = getattr(self, f"{t}_embed_dim"), getattr(self, f"{t}_num_heads")
             self.check(d > 0 and h > 0 and d % h == 0, f"{t}_embed_dim", f"must be positive and divisible by {t}_num_heads")

@@ -71,6 +71,5 @@ class GroundingConfig(Config):
     video: VideoHeadConfig = field(default_factory=VideoHeadConfig)
 
     def __post_init__(self):
-        bad = [h for h in self.heads if h not in HEADS]
-        self.check(not bad, "heads", f"unknown head {bad[0] if bad else ''!r}; choose from {list(HEADS)}")
+        self.check_choices(self.heads, HEADS, "heads", "head")
         self.check("video" not in self.heads or "image" in self.heads, "heads", "the video head needs the image head")

@@ -51,7 +51,9 @@ def _base_keys(model) -> list[str]:
     """State-dict prefixes of randomly initialised frozen parts, which must be saved to reload identically."""
     cfg = model.config
     prefixes = []
-    if not (cfg.llm.path or cfg.llm.package):
+    llm_trained = any(p.requires_grad for n, p in model.llm.named_parameters()
+                      if "lora_" not in n and "trainable_tokens" not in n)
+    if not (cfg.llm.path or cfg.llm.package) or llm_trained:  # random or fully fine-tuned: not on disk elsewhere
         prefixes.append("llm.")
     if not getattr(cfg.encoder, "checkpoint", None):
         prefixes.append("encoder.")

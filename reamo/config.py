@@ -108,8 +108,7 @@ class ReamoConfig(Config):
     grounding: GroundingConfig = field(default_factory=GroundingConfig)
 
     def __post_init__(self):
-        bad = [m for m in self.modalities if m not in MEDIA_MODALITIES]
-        self.check(not bad, "modalities", f"unknown modality {bad[0] if bad else ''!r}; choose from {list(MEDIA_MODALITIES)}")
+        self.check_choices(self.modalities, MEDIA_MODALITIES, "modalities", "modality")
         for m, n in self.media_tokens.items():
             self.check(m in MEDIA_MODALITIES, "media_tokens", f"unknown modality {m!r}")
             self.check(n >= 1, "media_tokens", f"media_tokens.{m} must be >= 1")

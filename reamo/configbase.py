@@ -113,6 +113,11 @@ class Config:
         if not ok:
             raise ConfigError(key, getattr(self, key.split(".")[-1], None), problem)
 
+    def check_choices(self, values, allowed, key: str, what: str) -> None:
+        """For `__post_init__`: every item of `values` must be in `allowed`."""
+        bad = [v for v in values if v not in allowed]
+        self.check(not bad, key, f"unknown {what} {bad[0] if bad else ''!r}; choose from {list(allowed)}")
+
     @classmethod
     def from_dict(cls: type[T], data: dict, prefix: str = "", source: str | None = None) -> T:
         if not isinstance(data, dict):

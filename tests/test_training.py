@@ -27,7 +27,7 @@ def cfg_for(phase, corpus, out, **over):
             "max_steps": 8, "micro_batch_size": 4, "log_every": 1, "progress": False,
             "schedule.warmup_ratio": 0.0, "schedule.kind": "constant",
             "data.cache_dir": str(out.parent / "cache")}
-    base["lr"] = {g: 1e-2 for g in ("lora", "new_tokens", "projector", "heads")}
+    base["lr"] = {g: 1e-2 for g in ("lora", "new_tokens", "projector", "heads", "llm")}
     base.update(over)
     return TrainConfig.from_yaml(f"configs/phases/{phase}.yaml", base)
 

@@ -12,7 +12,7 @@ from typing import Literal
 from reamo.configbase import Config
 
 PHASES = ("uie", "alignment", "grounding", "meta", "schema_text", "schema_visual")
-GROUPS = ("lora", "new_tokens", "projector", "heads")
+GROUPS = ("lora", "new_tokens", "projector", "heads", "llm")  # llm: full fine-tuning of the base LM
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -81,8 +81,7 @@ class TrainConfig(Config):
     stop_on_nonfinite: bool = True
 
     def __post_init__(self):
-        bad = [g for g in self.trainable if g not in GROUPS]
-        self.check(not bad, "trainable", f"unknown group {bad[0] if bad else ''!r}; choose from {list(GROUPS)}")
+        self.check_choices(self.trainable, GROUPS, "trainable", "group")
         self.check(bool(self.trainable), "trainable", "nothing to train")
         missing = [g for g in self.trainable if g not in self.lr]
         self.check(not missing, "lr", f"no learning rate for trainable group {missing[0] if missing else ''!r}")

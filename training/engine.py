@@ -34,7 +34,7 @@ def group_of(name: str) -> str | None:
             return "new_tokens"
         if "lora_" in name:
             return "lora"
-        return None
+        return "llm"  # base weights: trained only when "llm" is listed (full fine-tuning)
     if name.startswith("projector."):
         return "projector"
     if name.startswith("heads."):

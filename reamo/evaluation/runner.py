@@ -9,6 +9,28 @@ from reamo.evaluation.report import discover, write_report
 from reamo.records import Record, read_jsonl
 
 
+def predict_records(reamo, gold: list[Record], base_dir, batch_size: int = 8, max_new_tokens: int = 256):
+    """Extract on gold records (batched per task and schema), returning ExtractionResults in gold order."""
+    out = [None] * len(gold)
+    groups: dict = {}
+    for i, g in enumerate(gold):
+        groups.setdefault((g.task, json.dumps(g.schema, sort_keys=True)), []).append(i)
+    for (task, _), idx in groups.items():
+        recs = [gold[i] for i in idx]
+        res = reamo.extract(recs, task=task, schema=recs[0].schema, batch_size=batch_size, base_dir=base_dir,
+                            max_new_tokens=max_new_tokens)
+        for i, r in zip(idx, res):
+            out[i] = r
+    return out
+
+
+def result_record(d: dict) -> Record | None:
+    """A prediction line (ExtractionResult.to_dict) as a Record for scoring; None for a failed item."""
+    if d.get("error"):
+        return None
+    return Record.from_dict({k: v for k, v in d.items() if k not in ("instructions", "warnings", "raw_output", "error")})
+
+
 def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8, limit: int | None = None,
                   progress: bool = True, max_new_tokens: int = 256) -> dict:
     out = Path(out)
@@ -45,11 +67,7 @@ def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8
         scores = SetScores()
         for g in gold:
             d = done.get(g.id)
-            pred = None
-            if d is not None and not d.get("error"):
-                keep = {k: v for k, v in d.items() if k not in ("instructions", "warnings", "raw_output", "error")}
-                pred = Record.from_dict(keep)
-            scores.add(pred, g)
+            scores.add(result_record(d) if d is not None else None, g)
         results[(combo, name)] = scores.to_dict()
     write_report(results, out)
     return results

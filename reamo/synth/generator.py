@@ -20,10 +20,31 @@ TYPES = {  # type: (colour RGB, shape, tone Hz)
     "animal": ((60, 170, 60), "square", 880.0),
     "vehicle": ((60, 90, 220), "triangle", 1760.0),
 }
-NAMES_TRAIN = {"person": ["Alice", "Bob", "Carla", "David", "Erin", "Frank", "Grace", "Hugo"],
-               "animal": ["Rex", "Milo", "Luna", "Bella", "Coco", "Max"],
-               "vehicle": ["Bus 7", "Truck 12", "Car 5", "Van 3", "Tram 9", "Cab 4"]}
-NAMES_TEST = {"person": ["Iris", "Jonas", "Kira"], "animal": ["Nala", "Oscar"], "vehicle": ["Bus 88", "Car 21"]}
+SYLLABLES = ["ka", "lo", "mi", "ra", "ten", "vi", "do", "sa", "ne", "ru", "bel", "ta", "zo", "fi", "gar", "hu",
+             "jo", "pe", "qui", "win", "xa", "yel", "cor", "dan"]
+
+
+def _name_pool(seed: int, n: int, kind: str, seen: set) -> list[str]:
+    """Capitalised two-/three-syllable names (vehicles: a word and a number), deterministic per seed, none
+    of them in `seen` (which grows), so pools of different types never share a name."""
+    rng = np.random.default_rng(seed)
+    out = []
+    while len(out) < n:
+        k = int(rng.integers(2, 4))
+        name = "".join(rng.choice(SYLLABLES, k)).capitalize()
+        if kind == "vehicle":
+            name = f"{rng.choice(['Bus', 'Truck', 'Car', 'Van', 'Tram', 'Cab'])} {int(rng.integers(1, 99))}"
+        if name not in seen:
+            seen.add(name)
+            out.append(name)
+    return out
+
+
+# many training names, so the model learns to copy names from the text; a disjoint pool for the test split
+_SEEN: set = set()
+_POOLS = {t: _name_pool(17 + i, 330, t, _SEEN) for i, t in enumerate(("person", "animal", "vehicle"))}
+NAMES_TRAIN = {t: p[:300] for t, p in _POOLS.items()}
+NAMES_TEST = {t: p[300:] for t, p in _POOLS.items()}
 RELATIONS = {("person", "animal"): "owns", ("person", "vehicle"): "drives", ("animal", "person"): "follows",
              ("vehicle", "person"): "carries"}
 EVENTS = {"Movement:Transport": ["Agent", "Vehicle"], "Contact:Meet": ["Entity"]}
