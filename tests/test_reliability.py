@@ -97,6 +97,7 @@ def bad_inputs(tmp_path_factory, media, astronaut_png):
     ]
     fine = [("silent audio", {"audio": str(d / "silent.wav")}), ("8 kHz audio", {"audio": str(d / "rate8k.wav")}),
             ("one-frame video", {"video": str(d / "one_frame.mp4")}),
+            ("very long video (30 s at 30 fps, as frames)", {"video": (np.zeros((900, 24, 32, 3), np.uint8), 30.0)}),
             ("very long text", {"text": "word " * 5000})]
     return cases, fine
 
