@@ -19,9 +19,8 @@ from grounding.config import GroundingConfig
 from grounding.image import ImageSegmentationHead
 from grounding.types import GroundingFailure
 from grounding.video import VideoTrackingHead
-
-MODULES = {"ImageSegmentation": "image", "AudioSegmentation": "audio", "VideoTracking": "video"}
-MODALITY_MODULE = {v: k for k, v in MODULES.items()}
+from reamo.formats import MODALITY_OF as MODULES  # module name -> modality (one definition, in the format module)
+from reamo.formats import MODULE_OF as MODALITY_MODULE  # modality -> module name
 
 
 @dataclass

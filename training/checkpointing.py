@@ -82,7 +82,10 @@ class CheckpointManager:
             if t != keep_tag:
                 shutil.rmtree(self.root / t, ignore_errors=True)
         for p in self.root.glob("*.tmp"):  # leftovers of interrupted writes
-            shutil.rmtree(p, ignore_errors=True) if p.is_dir() else p.unlink(missing_ok=True)
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
 
 
 def _barrier():

@@ -168,7 +168,7 @@ def build_model(cfg: TrainConfig):
     overrides.setdefault("max_length", cfg.max_length)
     if cfg.init_from:
         return Reamo.from_pretrained(cfg.resolve(cfg.init_from), overrides=overrides).model
-    return Reamo.from_config(cfg.model if cfg.model.endswith((".yaml", ".yml")) else cfg.model, overrides).model
+    return Reamo.from_config(cfg.model, overrides).model  # a config name or a YAML path
 
 
 def train(cfg: TrainConfig, *, stop_after_steps: int | None = None) -> Path:

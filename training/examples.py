@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from grounding import MODALITY_MODULE, GroundingRequest
+from grounding import MODALITY_MODULE, MODULES, GroundingRequest
 from reamo.errors import MediaError, ReamoError
 from reamo.formats import answer_and_groundings, escape
 from reamo.inputs import load_media
@@ -121,7 +121,7 @@ class PhaseExamples:
         # meta: the full answer with the meta-response
         schema = normalize_schema(rec.task, rec.schema)
         answer, grounded = answer_and_groundings(rec, ground=True)
-        targets = [({v: k for k, v in MODALITY_MODULE.items()}[g.module], g.grounding) for g in grounded]
+        targets = [(MODULES[g.module], g.grounding) for g in grounded]
         if any(mod not in media for mod, _ in targets):
             raise ValueError("a grounding refers to media the record does not have")
         return [Example(rec.id, m.prompt(rec.task, schema, rec.text, list(media)), answer, media, targets)]
