@@ -9,7 +9,6 @@ Errors are typed and name the input: MediaNotFoundError (missing path, a directo
 """
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import dataclass
 from fractions import Fraction

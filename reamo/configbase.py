@@ -69,7 +69,7 @@ def _coerce(value: Any, tp: Any, key: str, source: str | None) -> Any:
         return tp.from_dict(value, prefix=key + ".", source=source)
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(key, value, f"expected a list", source)
+            raise ConfigError(key, value, "expected a list", source)
         args = typing.get_args(tp)
         if origin is tuple and args and args[-1] is not Ellipsis:
             if len(value) != len(args):

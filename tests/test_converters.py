@@ -1,10 +1,8 @@
 """Converters on the real files in ../shared/data: counts, offsets, relation indices; the CLI."""
-import json
 
 import pytest
 
 from reamo.cli import main as cli_main
-from reamo.converters import FORMATS
 from reamo.records import read_jsonl
 
 CASES = [("conll2003", "text/conll2003/test.txt", 3453, 5648), ("conll04", "text/conll04/conll04_test.json", 288, 1079),

@@ -40,5 +40,6 @@ def test_runner_over_the_layout_resumes(tmp_path):
     orig = reamo.extract
     reamo.extract = lambda items, **kw: calls.append(len(items)) or orig(items, **kw)
     res2 = run_benchmark(reamo, bench, out, batch_size=2, max_new_tokens=6, progress=False)
+    assert set(res2) == set(res)  # the resumed run reports every set again
     assert calls == [1]  # only the missing instance of twt17 was predicted again
     assert json.loads((out / "scores.json").read_text())["T+I/twt17"]["records"] == 2

@@ -1,7 +1,6 @@
 """Reamo.extract end to end on the tiny model, with real media; the CLI writes its JSON and PNG."""
 import json
 
-import numpy as np
 import pytest
 import torch
 

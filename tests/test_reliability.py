@@ -11,12 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-import yaml
 
 from reamo.api import Reamo
 from reamo.config import ReamoConfig
 from reamo.configbase import load_yaml
-from reamo.errors import ConfigError, InputError, MediaDecodeError, MediaError, MediaNotFoundError, ReamoError, \
+from reamo.errors import ConfigError, InputError, MediaDecodeError, MediaError, MediaNotFoundError, \
     UnsupportedModalityError
 from training.config import TrainConfig
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from grounding import MODALITY_MODULE, MODULES, GroundingRequest
-from reamo.errors import MediaError, ReamoError
+from reamo.errors import ReamoError
 from reamo.formats import answer_and_groundings, escape
 from reamo.inputs import load_media
 from reamo.masks import rle_decode
