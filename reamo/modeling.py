@@ -7,7 +7,6 @@ projected features, after checking that the counts agree. Nothing is spliced at 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -124,10 +123,12 @@ class ReamoModel(nn.Module):
 
     # ---- forward and generation --------------------------------------------------------------------
     def forward(self, input_ids, attention_mask=None, labels=None, media: MediaBatch | None = None,
-                output_hidden_states: bool = False) -> ReamoOutput:
+                output_hidden_states: bool = False, logits_to_keep: int | torch.Tensor = 0) -> ReamoOutput:
+        """`logits_to_keep` (transformers' argument): 0 for logits at every position, or a 1-D tensor of the
+        sequence positions whose logits are wanted (training asks only for those that predict answer tokens)."""
         embeds = self.embed_inputs(input_ids, media)
         out = self.llm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels,
-                       output_hidden_states=output_hidden_states, use_cache=False)
+                       output_hidden_states=output_hidden_states, use_cache=False, logits_to_keep=logits_to_keep)
         hidden = out.hidden_states[-1] if output_hidden_states else None
         return ReamoOutput(loss=out.loss, logits=out.logits, hidden_states=hidden, lm_loss=out.loss)
 
@@ -174,14 +175,20 @@ class ReamoModel(nn.Module):
         in order) and `batch.grounding["positions"]` their (row, position); the query of each is the LLM's
         last hidden state at that position (trainable end to end, as LISA does with [SEG])."""
         requests = batch.grounding.get("requests") or []
-        out = self.forward(batch.input_ids, batch.attention_mask, batch.labels, batch.media,
-                           output_hidden_states=bool(requests))
-        lm = out.loss
+        # Logits only where the next token is an answer token (in any row): the vocabulary projection and the
+        # cross-entropy over the prompt positions would be computed and then ignored.
+        targets = batch.labels[:, 1:]
+        keep = (targets != -100).any(0).nonzero().flatten()
+        out = self.forward(batch.input_ids, batch.attention_mask, None, batch.media,
+                           output_hidden_states=bool(requests), logits_to_keep=keep)
+        targets = targets[:, keep]
+        logits = out.logits.float()
+        lm = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
+                                               ignore_index=-100, reduction="sum")
         denom = getattr(batch, "lm_denominator", None)
-        if denom is not None:  # token-summed loss over a given count (exact data parallelism, see training)
-            logits = out.logits[:, :-1].float()
-            lm = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.labels[:, 1:].reshape(-1),
-                                                   ignore_index=-100, reduction="sum") / denom
+        if denom is None:  # mean over this batch's answer tokens (transformers' causal-LM loss)
+            denom = (targets != -100).sum().clamp(min=1)
+        lm = lm / denom  # or token-summed over a given count (exact data parallelism, see training)
         parts = {"lm_loss": lm.detach()}
         loss = weights.lm * lm
         if requests:

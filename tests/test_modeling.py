@@ -2,7 +2,6 @@
 save/load gives identical logits; real media go through the encoders."""
 import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -81,6 +80,22 @@ def test_loss_is_masked_to_the_answer(reamo, inputs):
     labels[labels != IGNORE_INDEX] = IGNORE_INDEX
     out = reamo.model(batch["input_ids"], batch["attention_mask"], labels, media)
     assert torch.isnan(out.loss) or out.loss.item() == 0  # no answer tokens -> nothing to learn from
+
+
+def test_training_loss_computes_logits_only_at_answers_and_matches_the_full_loss(reamo, inputs):
+    from training.config import LossWeights
+    from training.data import Batch
+
+    batch, media = make_batch(reamo, ["T", "T+I+A", "V+A"], inputs)
+    full = reamo.model(batch["input_ids"], batch["attention_mask"], batch["labels"], media)  # transformers' loss
+    b = Batch(batch["input_ids"], batch["attention_mask"], batch["labels"], media)
+    parts = reamo.model.training_losses(b, LossWeights())
+    torch.testing.assert_close(parts["lm_loss"], full.loss.detach(), rtol=1e-5, atol=1e-6)
+    # a given denominator (exact data parallelism) turns it into the token sum over that count
+    b.lm_denominator = 10.0
+    n = b.num_answer_tokens
+    torch.testing.assert_close(reamo.model.training_losses(b, LossWeights())["lm_loss"] * 10.0,
+                               full.loss.detach() * n, rtol=1e-5, atol=1e-5)
 
 
 def test_save_load_round_trip_gives_identical_logits(reamo, inputs, tmp_path):

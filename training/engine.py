@@ -205,7 +205,7 @@ def train(cfg: TrainConfig, *, stop_after_steps: int | None = None) -> Path:
 
         bar = tqdm(total=total, initial=step, desc=f"{cfg.phase}", unit="step", dynamic_ncols=True)
     device = engine.device
-    t0, samples, tokens = time.time(), 0, 0
+    t0, samples, tokens, step0 = time.time(), 0, 0, step
     try:
         for batch in loader.iter_from(micro):
             if step >= total:
@@ -233,7 +233,7 @@ def train(cfg: TrainConfig, *, stop_after_steps: int | None = None) -> Path:
                 dt = max(1e-9, time.time() - t0)
                 log.log(step, loss=loss.item(), **{k: v.item() for k, v in losses.items() if k != "loss"},
                         lr={g["name"]: g["lr"] for g in optimizer.param_groups},
-                        samples_per_s=samples / dt, tokens_per_s=tokens / dt,
+                        steps_per_s=(step - step0) / dt, samples_per_s=samples / dt, tokens_per_s=tokens / dt,
                         skipped_records=loader.skipped)
             if cfg.save_every and step % cfg.save_every == 0 and step < total:
                 ckpt.save(engine, step, {"step": step, "micro": micro, "rng": rng_state()})
