@@ -37,6 +37,7 @@ class LLMConfig(Config):
     rms_norm_eps: float = 1e-6
     rope_theta: float = 10000.0
     tie_word_embeddings: bool = False
+    vocab_size: int | None = None  # random init only: at least this many rows (Vicuna: 32000), else the tokenizer's
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"
     attn_implementation: Literal["sdpa", "eager", "flash_attention_2"] = "sdpa"
     gradient_checkpointing: bool = False
@@ -46,6 +47,7 @@ class LLMConfig(Config):
         for k in ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads",
                   "max_position_embeddings"):
             self.check(getattr(self, k) > 0, k, "must be positive")
+        self.check(self.vocab_size is None or self.vocab_size > 0, "vocab_size", "must be positive")
         self.check(self.hidden_size % self.num_attention_heads == 0, "hidden_size",
                    "must be divisible by num_attention_heads")
         kv = self.num_key_value_heads or self.num_attention_heads

@@ -68,13 +68,14 @@ def llama_config(cfg: LLMConfig, vocab_size: int):
 
 def build_llm(cfg: LLMConfig, tokenizer, device: str | torch.device | None = None):
     """The causal LM: from a local checkpoint when `path`/`package` is set, else randomly initialised from the
-    config's sizes (the vocabulary follows the tokenizer). `device="meta"` builds shapes without memory."""
+    config's sizes (the vocabulary follows the tokenizer, padded to `vocab_size` when that is larger). `device="meta"` builds shapes without memory."""
     from transformers import AutoModelForCausalLM, LlamaForCausalLM
 
     dtype = DTYPES[cfg.dtype]
     path = resolve_llm_path(cfg)
     if path is None or device == "meta":
-        conf = llama_config(cfg, len(tokenizer)) if path is None else _checkpoint_config(path, cfg)
+        conf = (llama_config(cfg, max(len(tokenizer), cfg.vocab_size or 0)) if path is None
+                else _checkpoint_config(path, cfg))
         conf._attn_implementation = cfg.attn_implementation
         with torch.device(device or "cpu"):
             model = LlamaForCausalLM(conf).to(dtype)

@@ -162,4 +162,6 @@ def test_parameter_counts_of_shipped_configs():
     with init_empty_weights():
         big = ReamoModel(cfg, llm_device="meta").num_parameters()
     # Vicuna-7B with 7 added token rows + ImageBind vision/audio + SAM vit_h + heads
-    assert 6.7e9 < big["llm"] < 7.2e9 and big["encoder"] > 7e8 and big["heads"] > 6e8
+    lora = 32 * 128 * (4 * (4096 + 4096) + 3 * (4096 + 11008))  # r=128 on q,k,v,o,gate,up,down of 32 layers
+    assert big["llm"] == 6_738_415_616 + lora + 2 * 7 * 4096  # LLaMA-7B (vocab 32000) + LoRA + 7 new token rows
+    assert big["encoder"] > 7e8 and big["heads"] > 6e8

@@ -1,0 +1,35 @@
+"""The benchmark scripts' own logic: the MFU FLOP count, and the full-scale script's code path at tiny size."""
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+def test_flop_count_of_llama_7b_with_lora():
+    from fullscale import flops_per_token, matmul_params
+
+    from reamo.config import LLMConfig, LoraSettings
+    from reamo.llm import build_tokenizer, prepare_llm
+
+    cfg = LLMConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
+                    max_position_embeddings=4096, vocab_size=32000)
+    tok = build_tokenizer(LLMConfig())
+    _, llm, _ = prepare_llm(cfg, LoraSettings(r=128, alpha=256), tokenizer=tok, device="meta")
+    frozen, trainable = matmul_params(llm)
+    # 32 layers x (4 attention 4096x4096 + 3 MLP 4096x11008) + lm_head 32000x4096 (Vicuna's vocabulary)
+    assert frozen == 32 * (4 * 4096 * 4096 + 3 * 4096 * 11008) + 32000 * 4096
+    # LoRA r=128 on those 7 Linears per layer: r x (in + out) each
+    assert trainable == 32 * 128 * (4 * (4096 + 4096) + 3 * (4096 + 11008))
+    assert flops_per_token(llm, 2048) == 4 * frozen + 6 * trainable + 12 * 32 * 4096 * 2048
+
+def test_fullscale_script_runs_at_tiny_size_on_cpu(tmp_path):
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "fullscale.py"), "--device", "cpu", "--config", "tiny",
+                          "--seq", "64", "--answer", "16", "--steps", "1", "--warmup", "1", "--new-tokens", "8",
+                          "--prompt-tokens", "16", "--work", str(tmp_path)], capture_output=True, text=True, timeout=600,
+                         cwd=REPO)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = out.stdout.splitlines()
+    assert any(x.startswith("reamo  train step") for x in lines) and any(x.startswith("hf     train step") for x in lines)
+    assert any(x.startswith("reamo / hf tokens/s:") for x in lines)
+    assert any(x.startswith("decode batch 1:") for x in lines), out.stdout
