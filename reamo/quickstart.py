@@ -18,7 +18,7 @@ from reamo.records import read_jsonl
 TARGETS = {"ner": 0.80, "re": 0.60, "et": 0.60, "ea": 0.50, "image_miou": 0.50, "audio_iou": 0.50, "video_j": 0.40}
 # epochs per phase for the two sizes
 PLAN = {
-    "default": {"phase1_uie": 6, "phase2_alignment": 2, "phase3_grounding": 1, "phase4_meta": 4},
+    "default": {"phase1_uie": 10, "phase2_alignment": 2, "phase3_grounding": 1, "phase4_meta": 4},
     "smoke": {"phase1_uie": 1, "phase2_alignment": 1, "phase3_grounding": 1, "phase4_meta": 1},
 }
 LR = {"lora": 2e-3, "new_tokens": 2e-3, "projector": 1e-3, "heads": 1e-3, "llm": 1e-3}

@@ -10,7 +10,7 @@ from reamo.synth.generator import HELD_OUT_PAIRS, NAMES_TEST, NAMES_TRAIN
 
 
 def test_corpus_is_deterministic_and_holds_out_combinations(tmp_path):
-    a, b = generate_corpus(tmp_path / "a", "smoke", seed=3), generate_corpus(tmp_path / "b", "smoke", seed=3)
+    generate_corpus(tmp_path / "a", "smoke", seed=3), generate_corpus(tmp_path / "b", "smoke", seed=3)
     assert (tmp_path / "a" / "train.jsonl").read_text() == (tmp_path / "b" / "train.jsonl").read_text()
     assert (tmp_path / "a" / "train.jsonl").read_text() != generate_corpus(tmp_path / "c", "smoke", seed=4) and \
         (tmp_path / "c" / "train.jsonl").read_text() != (tmp_path / "a" / "train.jsonl").read_text()
@@ -29,6 +29,12 @@ def test_corpus_is_deterministic_and_holds_out_combinations(tmp_path):
     assert any(has(n, texts_test) for n in names_test)
     assert not any(has(n, texts_train) for n in names_test)  # test names never occur in training texts
     assert not (set(names_train) & set(names_test))
+    # entity offsets point at the names; an animal's species precedes it, so its type can be read from the text
+    for r in (x for x in train + test if x.text):
+        for e in r.entities:
+            assert r.text[e.start:e.end] == e.text, (r.text, e)
+            if e.type == "animal":
+                assert re.search(rf"\b(dog|cat|horse|goat) {re.escape(e.text)}\b", r.text), r.text
     pairs = lambda recs: {(e.type, r.extra["combo"]) for r in recs for e in r.entities}
     for p in HELD_OUT_PAIRS:
         assert p not in pairs(train) and p in pairs(test)

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import json
-import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -33,18 +33,21 @@ def _name_pool(seed: int, n: int, kind: str, seen: set) -> list[str]:
         k = int(rng.integers(2, 4))
         name = "".join(rng.choice(SYLLABLES, k)).capitalize()
         if kind == "vehicle":
-            name = f"{rng.choice(['Bus', 'Truck', 'Car', 'Van', 'Tram', 'Cab'])} {int(rng.integers(1, 99))}"
+            name = f"{rng.choice(['Bus', 'Truck', 'Car', 'Van', 'Tram', 'Cab'])} {int(rng.integers(1, 1000))}"
         if name not in seen:
             seen.add(name)
             out.append(name)
     return out
 
 
-# many training names, so the model learns to copy names from the text; a disjoint pool for the test split
+# so many training names that a name rarely repeats in training: the model has to learn to copy names from the
+# text rather than recall them; a disjoint pool of 30 per type for the test split
+N_TRAIN_NAMES, N_TEST_NAMES = 2000, 30
 _SEEN: set = set()
-_POOLS = {t: _name_pool(17 + i, 330, t, _SEEN) for i, t in enumerate(("person", "animal", "vehicle"))}
-NAMES_TRAIN = {t: p[:300] for t, p in _POOLS.items()}
-NAMES_TEST = {t: p[300:] for t, p in _POOLS.items()}
+_POOLS = {t: _name_pool(17 + i, N_TRAIN_NAMES + N_TEST_NAMES, t, _SEEN) for i, t in enumerate(("person", "animal", "vehicle"))}
+NAMES_TRAIN = {t: p[:N_TRAIN_NAMES] for t, p in _POOLS.items()}
+NAMES_TEST = {t: p[N_TRAIN_NAMES:] for t, p in _POOLS.items()}
+SPECIES = ["dog", "cat", "horse", "goat"]
 RELATIONS = {("person", "animal"): "owns", ("person", "vehicle"): "drives", ("animal", "person"): "follows",
              ("vehicle", "person"): "carries"}
 EVENTS = {"Movement:Transport": ["Agent", "Vehicle"], "Contact:Meet": ["Entity"]}
@@ -158,8 +161,7 @@ def _pick_entities(rng, names, k, allowed_types):
 
 
 def _text_for(task, ents, rng):
-    """A sentence mentioning the entities; returns text, spans of each entity, relations/events payload."""
-    (t0, n0) = ents[0]
+    """A sentence mentioning the entities; returns the text and the character span of each entity's name."""
     if task == "ner":
         templates = ["{a} was seen near the station.", "Yesterday {a} met {b}.", "{a} and {b} waited in the rain.",
                      "Everyone watched {a} closely.", "Near the river, {b} passed {a}."]
@@ -169,13 +171,19 @@ def _text_for(task, ents, rng):
                "carries": "{a} carries {b} to town."}[RELATIONS[(ents[0][0], ents[1][0])]]
     else:
         tpl = "{a} rode {b} downtown." if ents[1][0] == "vehicle" else "{a} met {b} at noon."
-    text = tpl.replace("{a}", n0).replace("{b}", ents[1][1] if len(ents) > 1 else "")
-    spans = []
-    for key, (_, n) in zip(("{a}", "{b}"), ents):
-        pos = tpl.index(key)
-        before = tpl[:pos].replace("{a}", n0).replace("{b}", ents[1][1] if len(ents) > 1 else "")
-        spans.append((len(before), len(before) + len(n)))
-    return text, spans
+    # Animals are introduced by their species ("the dog Rufijo"): person and animal names are drawn from the
+    # same syllables, so without a cue the type of an unseen name could not be read from a text-only input.
+    text, spans = "", {}
+    for piece in re.split(r"(\{a\}|\{b\})", tpl):
+        if piece in ("{a}", "{b}"):
+            k = 0 if piece == "{a}" else 1
+            typ, name = ents[k]
+            mention = f"the {rng.choice(SPECIES)} {name}" if typ == "animal" else name
+            spans[k] = (len(text) + len(mention) - len(name), len(text) + len(mention))
+            text += mention
+        else:
+            text += piece
+    return text[0].upper() + text[1:], [spans[k] for k in sorted(spans)]
 
 
 def _record(rid, task, combo, rng, world, names, allowed):
