@@ -77,7 +77,7 @@ PIECES = st.sampled_from(["(", ")", ", ", ": ", "Type: ", "Trigger: ", "\\", "<M
                           "</Instruction>", "ImageSegmentation", "VideoTracking", "None", "person", "Kennedy", "é", "\n"])
 
 
-@settings(max_examples=1500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(max_size=200), st.lists(st.one_of(PIECES, st.text(max_size=5)), max_size=40).map("".join)),
        st.sampled_from(["ner", "re", "ee", "xx"]), st.text(max_size=60))
 def test_fuzz_parser_never_raises(answer, task, text):
