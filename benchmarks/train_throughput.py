@@ -76,12 +76,16 @@ def main():
 
     generate_corpus(corpus, a.size, seed=0)
     rows = []
-    for phase in a.phases:
-        for cache in (("off", "cold", "warm") if phase in MEDIA_PHASES else ("",)):
-            cmd = [sys.executable, __file__, *sys.argv[1:], "--work", str(work), "--one", f"{phase}:{cache}"]
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-            rows.append(json.loads(next(x for x in out.splitlines() if x.startswith("RESULT "))[7:]))
-            print(json.dumps(rows[-1]), flush=True)
+    try:
+        for phase in a.phases:
+            for cache in (("off", "cold", "warm") if phase in MEDIA_PHASES else ("",)):
+                cmd = [sys.executable, __file__, *sys.argv[1:], "--work", str(work), "--one", f"{phase}:{cache}"]
+                out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+                rows.append(json.loads(next(x for x in out.splitlines() if x.startswith("RESULT "))[7:]))
+                print(json.dumps(rows[-1]), flush=True)
+    finally:
+        if a.work is None:  # our temporary directory: corpus, checkpoints and cache of every run
+            shutil.rmtree(work, ignore_errors=True)
     print(f"\nconfig={a.config} device={a.device} corpus={a.size} micro_batch={a.micro_batch} "
           f"torch={torch.__version__} threads={torch.get_num_threads()}")
     print("| phase | embedding cache | steps | steps/s | samples/s | tokens/s | peak RSS MiB | samples/s vs cache off |")
