@@ -14,6 +14,7 @@ from grounding import MODULES, GroundingRequest
 from reamo.errors import ReamoError
 from reamo.formats import parse_answer
 from reamo.inputs import as_item, load_item_media
+from reamo.processor import IGNORE_INDEX
 from reamo.results import ExtractionResult, InstructionResult
 from reamo.schemas import normalize_schema
 
@@ -87,7 +88,7 @@ def _extract_batch(model, raw_items, offset, task, schema, max_new_tokens, base_
                 break
         answers_ids.append(row[:cut])
     # one forward over prompt + answer for the hidden states of the </Instruction> tokens
-    full = [type(r[1])(r[1].input_ids + a, [-100] * len(r[1].input_ids) + a, r[1].media_counts)
+    full = [type(r[1])(r[1].input_ids + a, [IGNORE_INDEX] * len(r[1].input_ids) + a, r[1].media_counts)
             for r, a in zip(runnable, answers_ids)]
     need_states = any(model.special_ids.instruction_end in a for a in answers_ids)
     hidden = None

@@ -68,7 +68,8 @@ def llama_config(cfg: LLMConfig, vocab_size: int):
 
 def build_llm(cfg: LLMConfig, tokenizer, device: str | torch.device | None = None):
     """The causal LM: from a local checkpoint when `path`/`package` is set, else randomly initialised from the
-    config's sizes (the vocabulary follows the tokenizer, padded to `vocab_size` when that is larger). `device="meta"` builds shapes without memory."""
+    config's sizes (the vocabulary follows the tokenizer, padded to `vocab_size` when that is larger).
+    `device="meta"` builds shapes without memory."""
     from transformers import AutoModelForCausalLM, LlamaForCausalLM
 
     dtype = DTYPES[cfg.dtype]

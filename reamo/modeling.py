@@ -14,7 +14,7 @@ from torch import nn
 from reamo.config import ReamoConfig
 from reamo.errors import InputError, UnsupportedModalityError
 from reamo.llm import prepare_llm
-from reamo.processor import ReamoProcessor
+from reamo.processor import IGNORE_INDEX, ReamoProcessor
 from reamo.projector import MediaProjector, select_media_tokens
 from reamo.tokens import MEDIA_MODALITIES
 
@@ -165,7 +165,7 @@ class ReamoModel(nn.Module):
         """Per row, the positions of `</Instruction>` tokens (in the answer part when labels are given)."""
         hit = input_ids == self.special_ids.instruction_end
         if labels is not None:
-            hit &= labels != -100
+            hit &= labels != IGNORE_INDEX
         return [row.nonzero().flatten().tolist() for row in hit]
 
     def training_losses(self, batch, weights) -> dict[str, torch.Tensor]:
@@ -178,17 +178,18 @@ class ReamoModel(nn.Module):
         # Logits only where the next token is an answer token (in any row): the vocabulary projection and the
         # cross-entropy over the prompt positions would be computed and then ignored.
         targets = batch.labels[:, 1:]
-        keep = (targets != -100).any(0).nonzero().flatten()
+        answer = targets != IGNORE_INDEX
+        keep = answer.any(0).nonzero().flatten()
         out = self.forward(batch.input_ids, batch.attention_mask, None, batch.media,
                            output_hidden_states=bool(requests), logits_to_keep=keep)
         targets = targets[:, keep]
         logits = out.logits.float()
         lm = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                               ignore_index=-100, reduction="sum")
+                                               ignore_index=IGNORE_INDEX, reduction="sum")
+        # divided by this batch's answer tokens (transformers' causal-LM mean), or by the count the training
+        # loop gives (global answer tokens / world size: exact data parallelism)
         denom = getattr(batch, "lm_denominator", None)
-        if denom is None:  # mean over this batch's answer tokens (transformers' causal-LM loss)
-            denom = (targets != -100).sum().clamp(min=1)
-        lm = lm / denom  # or token-summed over a given count (exact data parallelism, see training)
+        lm = lm / (answer.sum().clamp(min=1) if denom is None else denom)
         parts = {"lm_loss": lm.detach()}
         loss = weights.lm * lm
         if requests:

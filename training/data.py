@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from reamo.errors import MediaError, RecordError
+from reamo.processor import IGNORE_INDEX
 from reamo.records import Record, read_jsonl
 from training.config import TrainConfig
 
@@ -34,7 +35,7 @@ class Batch:
 
     @property
     def num_answer_tokens(self) -> int:
-        return int((self.labels[:, 1:] != -100).sum())
+        return int((self.labels[:, 1:] != IGNORE_INDEX).sum())
 
     @property
     def size(self) -> int:
