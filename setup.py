@@ -52,7 +52,10 @@ setup(
             "networkx>=3.0",
             "pandas>=2.0",
             "setuptools<81",
+            "playwright>=1.40",  # drives Debian's chromium in the demo's browser test
+            "gradio>=5.0",
         ],
+        "demo": ["gradio>=5.0"],  # `reamo demo`
     },
     entry_points={"console_scripts": ["reamo=reamo.cli:main"]},
 )

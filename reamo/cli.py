@@ -5,6 +5,7 @@
     reamo eval      --model DIR --benchmark DIR --out DIR     |   --predictions P.jsonl --gold G.jsonl
     reamo data convert --format NAME IN OUT.jsonl
     reamo quickstart [--out DIR] [--smoke]
+    reamo demo      --model DIR [--host 127.0.0.1] [--port 7860]
 """
 from __future__ import annotations
 
@@ -60,6 +61,12 @@ def cmd_quickstart(args) -> int:
     return run_quickstart(args)
 
 
+def cmd_demo(args) -> int:
+    from reamo.demo.app import run_demo
+
+    return run_demo(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="reamo", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--local_rank", "--local-rank", type=int, default=None, help=argparse.SUPPRESS)  # deepspeed launcher
@@ -109,6 +116,19 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--smoke", action="store_true", help="a tiny size that runs in a few minutes (CI)")
     q.add_argument("--seed", type=int, default=0)
     q.set_defaults(func=cmd_quickstart)
+
+    w = sub.add_parser("demo", help="serve the web demo (Gradio): upload media, see extractions and groundings")
+    w.add_argument("--model", help="a Reamo checkpoint folder (e.g. runs/quickstart/model)")
+    w.add_argument("--host", default="127.0.0.1")
+    w.add_argument("--port", type=int, default=7860)
+    w.add_argument("--examples", help="a quickstart corpus folder or test.jsonl for the examples "
+                                      "(default: the corpus beside the model folder)")
+    w.add_argument("--shared-data", help="a folder with media/ of real examples (default: $REAMO_SHARED_DATA)")
+    w.add_argument("--batch-size", type=int, default=8, help="requests answered together at most")
+    w.add_argument("--max-audio-seconds", type=float, default=600.0)
+    w.add_argument("--max-video-seconds", type=float, default=300.0)
+    w.add_argument("--max-new-tokens", type=int, default=256)
+    w.set_defaults(func=cmd_demo)
     return p
 
 
