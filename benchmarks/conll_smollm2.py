@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from reamo.converters.formats import convert  # noqa: E402
+from reamo.converters import convert  # noqa: E402
 from reamo.evaluation.metrics import SetScores  # noqa: E402
 from reamo.records import Record, read_jsonl  # noqa: E402
 

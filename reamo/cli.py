@@ -105,8 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("data", help="dataset tools")
     dsub = d.add_subparsers(dest="data_command", required=True)
-    c = dsub.add_parser("convert", help="convert a public dataset file into Reamo records (JSONL)")
-    c.add_argument("--format", required=True)
+    from reamo.converters import FORMATS, formats_help
+
+    c = dsub.add_parser("convert", help="convert a public dataset file into Reamo records (JSONL)",
+                        description="formats:\n" + formats_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
+    c.add_argument("--format", required=True, choices=list(FORMATS))
     c.add_argument("input")
     c.add_argument("output")
     c.set_defaults(func=cmd_data)

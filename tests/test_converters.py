@@ -1,4 +1,7 @@
-"""Converters on the real files in ../shared/data: counts, offsets, relation indices; the CLI."""
+"""Converters on the real files in ../shared/data: counts (checked against counts made here, independently of
+the converters), offsets, relation indices; malformed lines reported by number without losing the others;
+the CLI."""
+import json
 
 import pytest
 
@@ -7,7 +10,11 @@ from reamo.records import read_jsonl
 
 CASES = [("conll2003", "text/conll2003/test.txt", 3453, 5648), ("conll04", "text/conll04/conll04_test.json", 288, 1079),
          ("twitter2017", "multimodal/twitter2017/test.txt", 723, None), ("mnre", "multimodal/mnre/mnre_test.txt", 1614, 3228),
-         ("m2e2", "multimodal/m2e2", None, None), ("charades-sta", "grounding/charades_sta/charades_sta_test.txt", 3720, 3720)]
+         ("m2e2", "multimodal/m2e2", None, None), ("charades-sta", "grounding/charades_sta/charades_sta_test.txt", 3720, 3720),
+         ("rams", "text/rams/dev.jsonlines", 924, None), ("wikievents", "text/wikievents/dev.jsonl", 20, None),
+         ("webnlg", "text/webnlg/sample_triples.json", 200, None),
+         ("qvhighlights", "grounding/qvhighlights/highlight_val_sample.jsonl", 300, 300),
+         ("tacos", "grounding/tacos/test_sample.json", 757, 757)]
 
 
 @pytest.mark.parametrize("name,rel,n_records,n_entities", CASES)
@@ -43,5 +50,136 @@ def test_converter_on_real_data(name, rel, n_records, n_entities, data_dir, tmp_
 
 
 def test_unknown_format_is_a_clear_error(tmp_path, capsys):
-    assert cli_main(["data", "convert", "--format", "nope", "a", str(tmp_path / "b")]) == 2
-    assert "unknown format" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        cli_main(["data", "convert", "--format", "nope", "a", str(tmp_path / "b")])
+    assert e.value.code == 2 and "invalid choice: 'nope'" in capsys.readouterr().err
+
+
+def test_help_lists_every_format(capsys):
+    from reamo.converters import FORMATS
+
+    with pytest.raises(SystemExit):
+        cli_main(["data", "convert", "--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in FORMATS) and len(FORMATS) == 12
+
+
+def _jsonl(path):
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+
+
+def _convert(name, src, tmp_path):
+    from reamo.converters import read_format
+
+    errors = []
+    return read_format(name, src, errors), errors
+
+
+def _check_offsets(recs):
+    for r in recs:
+        for e in r.entities:
+            if e.start is not None:
+                assert r.text[e.start:e.end] == e.text
+        for ev in r.events:
+            assert r.text[ev.trigger.start:ev.trigger.end] == ev.trigger.text
+            for a in ev.arguments:
+                assert r.text[a.start:a.end] == a.text
+
+
+def test_rams(data_dir, tmp_path):
+    src = data_dir / "text" / "rams" / "dev.jsonlines"
+    docs = _jsonl(src)
+    recs, errors = _convert("rams", src, tmp_path)
+    assert not errors and len(recs) == len(docs) == 924
+    assert sum(len(r.events) for r in recs) == sum(len(d["evt_triggers"]) for d in docs)
+    assert sum(len(e.arguments) for r in recs for e in r.events) == sum(len(d["gold_evt_links"]) for d in docs)
+    _check_offsets(recs)
+    ev = recs[0].events[0]
+    assert ev.type == "life.die.n/a" and {a.role for a in ev.arguments} == {"victim", "place"}
+    assert len(recs[0].schema["event_types"]) == 139  # meta.json's event types
+    assert "victim" in recs[0].schema["event_types"]["life.die.n/a"]
+
+
+def test_wikievents(data_dir, tmp_path):
+    src = data_dir / "text" / "wikievents" / "dev.jsonl"
+    docs = _jsonl(src)
+    recs, errors = _convert("wikievents", src, tmp_path)
+    assert not errors and len(recs) == len(docs)
+    assert sum(len(r.events) for r in recs) == sum(len(d["event_mentions"]) for d in docs)
+    assert sum(len(e.arguments) for r in recs for e in r.events) == sum(len(m["arguments"]) for d in docs
+                                                                         for m in d["event_mentions"])
+    assert sum(len(r.entities) for r in recs) == sum(len(d["entity_mentions"]) for d in docs)
+    _check_offsets(recs)
+    first = recs[0].events[0]
+    assert (first.type, first.trigger.text) == ("Life.Die.Unspecified", "kills")
+    assert [(a.role, a.text) for a in first.arguments] == [("Victim", "general"), ("Place", "Syria")]
+
+
+def test_webnlg(data_dir, tmp_path):
+    src = data_dir / "text" / "webnlg" / "sample_triples.json"
+    data = json.loads(src.read_text())
+    recs, errors = _convert("webnlg", src, tmp_path)
+    assert not errors and len(recs) == len(data) == 200
+    assert sum(len(r.relations) for r in recs) == sum(len(d["triple_list"]) for d in data)
+    _check_offsets(recs)
+    r0 = recs[0]
+    assert [(r.resolve(r0.entities)[0].text, r.type, r.resolve(r0.entities)[1].text) for r in r0.relations][0] == \
+        ("A.C. Cesena", "ground", "Cesena")
+    located = sum(e.start is not None for r in recs for e in r.entities) / sum(len(r.entities) for r in recs)
+    assert located > 0.9  # nearly every triple argument is found verbatim in its sentence
+
+
+def test_qvhighlights_and_tacos(data_dir, tmp_path):
+    src = data_dir / "grounding" / "qvhighlights" / "highlight_val_sample.jsonl"
+    lines = _jsonl(src)
+    recs, errors = _convert("qvhighlights", src, tmp_path)
+    assert not errors and len(recs) == len(lines) == 300
+    assert [r.extra["moment"]["windows"] for r in recs] == [d["relevant_windows"] for d in lines]
+    assert all(r.extra["media_absent"] == ["video"] and r.video.startswith("videos/") for r in recs)
+    src = data_dir / "grounding" / "tacos" / "test_sample.json"
+    data = json.loads(src.read_text())
+    recs, errors = _convert("tacos", src, tmp_path)
+    assert not errors and len(recs) == sum(len(v["sentences"]) for v in data.values()) == 757
+    vid, v = next(iter(data.items()))
+    a, b = v["timestamps"][0]
+    assert recs[0].extra["moment"]["windows"][0] == [round(a / v["fps"], 3), round(b / v["fps"], 3)]
+    assert recs[0].text == v["sentences"][0].strip()
+
+
+BROKEN = [  # (format, source, how to break it, what the error names)
+    ("rams", "text/rams/dev.jsonlines", "line", 3), ("wikievents", "text/wikievents/dev.jsonl", "line", 2),
+    ("qvhighlights", "grounding/qvhighlights/highlight_val_sample.jsonl", "line", 5),
+    ("conll2003", "text/conll2003/test.txt", "tagless", None),
+    ("webnlg", "text/webnlg/sample_triples.json", "entry", 7), ("tacos", "grounding/tacos/test_sample.json", "entry", None),
+]
+
+
+@pytest.mark.parametrize("name,rel,how,where", BROKEN)
+def test_a_malformed_line_is_reported_and_the_rest_kept(name, rel, how, where, data_dir, tmp_path):
+    src = data_dir / rel
+    good, _ = _convert(name, src, tmp_path)
+    bad = tmp_path / src.name
+    if how == "line":  # a broken JSON line inserted as line `where`
+        lines = src.read_text().splitlines()
+        bad.write_text("\n".join(lines[: where - 1] + ['{"this": is not json'] + lines[where - 1:]) + "\n")
+    elif how == "tagless":  # a token without its tag inside the first sentence
+        lines = src.read_text().splitlines()
+        k = next(i for i, x in enumerate(lines) if x.strip() and not x.startswith("-DOCSTART-"))
+        bad.write_text("\n".join(lines[:k] + ["lonelytoken"] + lines[k:]) + "\n")
+        where = k + 1
+    else:  # an entry without its required fields
+        data = json.loads(src.read_text())
+        if isinstance(data, list):
+            data.insert(where, {"text": "no triples here"})
+        else:
+            data["broken.avi"] = {"sentences": ["x"]}
+        bad.write_text(json.dumps(data))
+    recs, errors = _convert(name, bad, tmp_path)
+    assert len(errors) == 1
+    msg = str(errors[0])
+    if how in ("line", "tagless"):
+        assert f"{bad}:{where}:" in msg
+    else:
+        assert ("entry 7" in msg) if name == "webnlg" else ("broken.avi" in msg)
+    lost = 1 if how == "tagless" else 0  # the sentence holding the tagless token
+    assert len(recs) == len(good) - lost

@@ -4,7 +4,8 @@ import random
 import numpy as np
 import pytest
 
-from reamo.converters.formats import bio_spans, convert_conll2003
+from reamo.converters.conll import convert_conll2003
+from reamo.converters.tokens import bio_spans
 from reamo.evaluation.metrics import SetScores, matched_mask_ious, span_iou, tracklet_jaccard
 from reamo.masks import rle_encode
 from reamo.records import Argument, Entity, Event, Record, Relation, Span

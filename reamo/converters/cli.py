@@ -2,11 +2,17 @@
 from __future__ import annotations
 
 import json
+import sys
 
-from reamo.converters.formats import convert
+from reamo.converters.registry import convert
 
 
 def run(args) -> int:
-    stats = convert(args.format, args.input, args.output)
+    errors = []
+    stats = convert(args.format, args.input, args.output, errors)
+    for e in errors[:20]:
+        print(f"skipped: {e}", file=sys.stderr)
+    if len(errors) > 20:
+        print(f"... and {len(errors) - 20} more bad lines", file=sys.stderr)
     print(json.dumps({"format": args.format, "output": args.output, **stats}))
     return 0

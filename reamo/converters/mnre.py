@@ -1,0 +1,33 @@
+"""MNRE multimodal relation extraction: one Python dict literal per line (token, h, t, img_id, relation).
+Images are not distributed with the annotations: records name them and mark them absent."""
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from reamo.converters.tokens import offsets, report, span_entity
+from reamo.records import Record, Relation
+
+
+def convert_mnre(path: Path, errors: list | None = None) -> list[Record]:
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            d = ast.literal_eval(line)
+            toks = d["token"]
+            text, starts = offsets(toks)
+            h = span_entity(toks, starts, d["h"]["pos"][0], d["h"]["pos"][1], "")
+            t = span_entity(toks, starts, d["t"]["pos"][0], d["t"]["pos"][1], "")
+            rows.append((d, text, h, t))
+        except (ValueError, SyntaxError, KeyError, TypeError, IndexError) as e:
+            report(errors, path, lineno, f"{type(e).__name__}: {e}")
+    rels = sorted({d["relation"] for d, *_ in rows})
+    out = []
+    for i, (d, text, h, t) in enumerate(rows):
+        rec = Record(f"mnre-{path.stem}-{i:06d}", "re", text, image=f"images/{d['img_id']}",
+                     schema={"relation_types": rels}, entities=[h, t], relations=[Relation(0, 1, d["relation"])])
+        rec.extra["media_absent"] = ["image"]
+        out.append(rec)
+    return out
