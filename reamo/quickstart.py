@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from reamo.evaluation.metrics import SetScores
-from reamo.evaluation.runner import predict_records, result_record
+from reamo.evaluation.runner import error_message, predict_records, result_record
 from reamo.records import read_jsonl
 
 TARGETS = {"ner": 0.80, "re": 0.60, "et": 0.60, "ea": 0.50, "image_miou": 0.50, "audio_iou": 0.50, "video_j": 0.40}
@@ -34,7 +34,8 @@ def evaluate(reamo, records, base_dir, batch_size=16) -> dict:
     scores = SetScores()
     res = predict_records(reamo, records, base_dir, batch_size=batch_size, max_new_tokens=96)
     for g, r in zip(records, res):
-        scores.add(result_record(r.to_dict()), g)
+        d = r.to_dict()
+        scores.add(result_record(d), g, error_message(d))
     return scores.to_dict(), res
 
 

@@ -100,3 +100,43 @@ def test_ner_f1_equals_seqeval_on_real_conll(data_dir):
     assert s.ner.f1 == pytest.approx(seqeval.f1_score(y_true, y_pred), abs=1e-9)
     assert s.ner.precision == pytest.approx(seqeval.precision_score(y_true, y_pred), abs=1e-9)
     assert 0.5 < s.ner.f1 < 0.95
+
+
+def test_moment_retrieval_r1_and_miou_by_hand():
+    from reamo.evaluation.metrics import SetScores
+    from reamo.records import Entity, Record
+
+    def gold(windows):
+        r = Record("g", "ner", "a query", video="videos/v.mp4", schema={"entity_types": ["moment"]},
+                   entities=[Entity("a query", "moment", 0, 7)])
+        r.extra["moment"] = {"windows": windows, "duration": 60.0}
+        return r
+
+    def pred(span):
+        g = {"video": {"span": span, "frames": []}} if span else {}
+        return Record("g", "ner", "a query", entities=[Entity("a query", "moment", 0, 7, g)])
+
+    s = SetScores()
+    s.add(pred([0.0, 10.0]), gold([[0.0, 10.0]]))          # IoU 1
+    s.add(pred([0.0, 10.0]), gold([[5.0, 15.0]]))          # inter 5, union 15: IoU 1/3
+    s.add(pred([10.0, 20.0]), gold([[0.0, 4.0], [12.0, 20.0]]))  # best window: 8/10 = 0.8
+    s.add(pred(None), gold([[1.0, 2.0]]))                  # no moment predicted: 0
+    s.add(None, gold([[1.0, 2.0]]), "MediaNotFoundError: gone")  # failed item: 0
+    m = s.to_dict()["moment"]
+    assert m["n"] == 5
+    assert m["r1_iou0.5"] == round(2 / 5, 4) and m["r1_iou0.7"] == round(2 / 5, 4)
+    assert m["miou"] == round((1 + 1 / 3 + 0.8) / 5, 4)
+    assert s.to_dict()["failed"] == 1 and s.to_dict()["first_error"] == "MediaNotFoundError: gone"
+
+
+def test_absent_media_groundings_are_not_scored():
+    from reamo.evaluation.metrics import SetScores
+    from reamo.records import Entity, Record
+
+    g = Record("g", "ner", "Trump spoke", image="images/1.jpg", schema={"entity_types": ["person"]},
+               entities=[Entity("Trump", "person", 0, 5, {"image": {"box": [0, 0, 5, 5]}})])
+    g.extra["media_absent"] = ["image"]
+    s = SetScores()
+    s.add(Record("g", "ner", "Trump spoke", entities=[Entity("Trump", "person", 0, 5)]), g)
+    d = s.to_dict()
+    assert d["ner"]["f1"] == 1.0 and "image_miou" not in d and d["failed"] == 0

@@ -43,3 +43,33 @@ def test_runner_over_the_layout_resumes(tmp_path):
     assert set(res2) == set(res)  # the resumed run reports every set again
     assert calls == [1]  # only the missing instance of twt17 was predicted again
     assert json.loads((out / "scores.json").read_text())["T+I/twt17"]["records"] == 2
+
+
+def test_absent_media_evaluate_on_text_and_failures_are_reported(tmp_path):
+    """A tweet set whose images were never distributed runs on its text; a set whose only input is absent
+    media fails item by item, and the table and scores say so instead of showing a silent 0."""
+    from reamo.evaluation.runner import eval_input
+    from reamo.records import Entity, Record
+
+    bench = tmp_path / "bench"
+    tweets = []
+    for i in range(3):
+        r = Record(f"t{i}", "ner", "Trump meets Merkel", image=f"images/{i}.jpg",
+                   schema={"entity_types": ["person"]}, entities=[Entity("Trump", "person", 0, 5)])
+        r.extra["media_absent"] = ["image"]
+        tweets.append(r)
+    assert eval_input(tweets[0]) == {"id": "t0", "text": "Trump meets Merkel"}
+    images_only = [Record(f"i{i}", "ner", None, image=f"images/{i}.jpg", schema={"entity_types": ["person"]},
+                          entities=[Entity("man", "person")]) for i in range(2)]
+    write_jsonl(bench / "T+I" / "twt17.jsonl", tweets)
+    write_jsonl(bench / "I" / "pascal-c.jsonl", images_only)
+    out = tmp_path / "out"
+    res = run_benchmark(Reamo.from_config("tiny").eval(), bench, out, batch_size=4, max_new_tokens=4, progress=False)
+    assert res[("T+I", "twt17")]["failed"] == 0 and res[("T+I", "twt17")]["records"] == 3
+    bad = res[("I", "pascal-c")]
+    assert bad["failed"] == 2 and bad["first_error"].startswith("MediaNotFoundError")
+    table = (out / "table.md").read_text()
+    assert "| I | pascal-c | 2 | 2 (all failed) | - |" in table
+    assert "I/pascal-c: 2 of 2 items failed; first error: MediaNotFoundError" in table
+    scores = json.loads((out / "scores.json").read_text())
+    assert scores["I/pascal-c"]["failed"] == 2 and scores["T+I/twt17"]["failed"] == 0

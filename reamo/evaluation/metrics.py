@@ -6,6 +6,10 @@
 - Image grounding: mIoU after Hungarian matching of predicted to gold masks (cost BCE + dice); an unmatched
   gold or predicted mask counts as IoU 0. Video: per-frame Jaccard (a frame missing on one side is an empty
   mask), averaged over frames, tracklets Hungarian-matched. Audio: 1-D IoU of the union of spans.
+- Moment retrieval (records with extra["moment"]): the predicted moment is the video span of the first
+  predicted item; its IoU is the best over the gold windows; R@1 at IoU 0.5 and 0.7 and the mean IoU.
+- Groundings in a modality the record marks absent (extra["media_absent"]) are not scored: no model could
+  predict them. Failed items (no prediction) are counted, with the first error, beside the scores.
 """
 from __future__ import annotations
 
@@ -219,6 +223,46 @@ def audio_scores(pred: Record, gold: Record) -> list[float]:
     return [span_iou(p, g)]
 
 
+def absent_modalities(rec: Record) -> set[str]:
+    """The media a record names but that were never distributed (converters set extra["media_absent"])."""
+    a = rec.extra.get("media_absent")
+    if a is True:
+        return {m for m in ("image", "audio", "video") if getattr(rec, m)}
+    return set(a or [])
+
+
+def segment_iou(a, b) -> float:
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = (a[1] - a[0]) + (b[1] - b[0]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def predicted_moment(pred: Record) -> list[float] | None:
+    """The video span of the first predicted item that has one (entities, then event triggers)."""
+    for x in list(pred.entities) + list(pred.events):
+        span = x.grounding.get("video", {}).get("span")
+        if span:
+            return [float(span[0]), float(span[1])]
+    return None
+
+
+@dataclass
+class MomentScores:
+    """R@1 at IoU thresholds and mean IoU of the top-1 predicted moment against the best gold window."""
+
+    ious: list = field(default_factory=list)
+
+    def add(self, pred: Record, gold: Record) -> None:
+        windows = gold.extra["moment"]["windows"]
+        p = predicted_moment(pred)
+        self.ious.append(0.0 if p is None else max(segment_iou(p, w) for w in windows))
+
+    def to_dict(self) -> dict:
+        n = len(self.ious)
+        r = lambda t: round(sum(v >= t for v in self.ious) / n, 4) if n else 0.0
+        return {"r1_iou0.5": r(0.5), "r1_iou0.7": r(0.7), "miou": round(sum(self.ious) / n, 4) if n else 0.0, "n": n}
+
+
 # ---- a whole set --------------------------------------------------------------------------------------------
 @dataclass
 class SetScores:
@@ -229,11 +273,24 @@ class SetScores:
     image: MeanScore = field(default_factory=MeanScore)
     video: MeanScore = field(default_factory=MeanScore)
     audio: MeanScore = field(default_factory=MeanScore)
+    moment: MomentScores = field(default_factory=MomentScores)
     records: int = 0
+    failed: int = 0
+    first_error: str | None = None
 
-    def add(self, pred: Record | None, gold: Record) -> None:
+    def add(self, pred: Record | None, gold: Record, error: str | None = None) -> None:
+        """Score one item; `pred` None (with `error`, its message) is a failed item: it counts as predicting
+        nothing, and is counted in `failed`."""
+        if pred is None:
+            self.failed += 1
+            if self.first_error is None:
+                self.first_error = error or "no prediction"
         pred = pred or Record(gold.id, gold.task)
         self.records += 1
+        absent = absent_modalities(gold)
+        if "moment" in gold.extra:
+            self.moment.add(pred, gold)
+            return
         off = _offsets_usable(pred, gold)
         if gold.task == "ner":
             self.ner.add(ner_items(pred, off), ner_items(gold, off))
@@ -244,14 +301,17 @@ class SetScores:
             gt, ga = ee_items(gold, off)
             self.et.add(pt, gt)
             self.ea.add(pa, ga)
-        if groundings(gold, "image"):
+        if groundings(gold, "image") and "image" not in absent:
             self.image.add(image_ious(pred, gold))
-        if groundings(gold, "video"):
+        if groundings(gold, "video") and "video" not in absent:
             self.video.add(video_scores(pred, gold))
-        self.audio.add(audio_scores(pred, gold))
+        if "audio" not in absent:
+            self.audio.add(audio_scores(pred, gold))
 
     def to_dict(self) -> dict:
-        out = {"records": self.records}
+        out = {"records": self.records, "failed": self.failed, "first_error": self.first_error}
+        if self.moment.ious:
+            out["moment"] = self.moment.to_dict()
         for k in ("ner", "re", "et", "ea"):
             prf = getattr(self, k)
             if prf.n_gold or prf.n_pred:

@@ -53,13 +53,32 @@ def main_metric(scores: dict) -> tuple[float | None, float | None, float | None]
 
 
 def markdown_table(results: dict[tuple[str, str], dict]) -> str:
+    """One row per set: items, failed items, the set's metrics, the paper's figures. A set whose items all
+    failed shows no score ("all failed"); under the table, each set with failures gives its first error."""
     fmt = lambda v: "-" if v is None else f"{v:.1f}"
-    lines = ["| input | set | F1 | EA F1 | grounding | paper F1 | paper grounding |", "|---|---|---|---|---|---|---|"]
+    has_mr = any("moment" in s for s in results.values())
+    head = "| input | set | items | failed | F1 | EA F1 | grounding |" + (" R@1 0.5 | R@1 0.7 | mIoU |" if has_mr else "")
+    lines = [head + " paper F1 | paper grounding |", "|---" * (head.count("|") + 1) + "|"]
+    notes = []
     for (combo, name), s in results.items():
         f1, ea, g = main_metric(s)
+        n, failed = s.get("records", 0), s.get("failed", 0)
+        if n and failed == n:
+            f1 = ea = g = None
+        cells = [combo, name, str(n), f"{failed}" + (" (all failed)" if n and failed == n else ""),
+                 fmt(f1), fmt(ea), fmt(g)]
+        if has_mr:
+            m = s.get("moment")
+            cells += [fmt(100 * m[k]) if m and failed < n else "-" for k in ("r1_iou0.5", "r1_iou0.7", "miou")]
         ref = PAPER.get((combo, name), {})
-        lines.append(f"| {combo} | {name} | {fmt(f1)} | {fmt(ea)} | {fmt(g)} | {fmt(ref.get('f1'))} | {fmt(ref.get('ground'))} |")
-    return "\n".join(lines) + "\n"
+        cells += [fmt(ref.get("f1")), fmt(ref.get("ground"))]
+        lines.append("| " + " | ".join(cells) + " |")
+        if failed:
+            notes.append(f"- {combo}/{name}: {failed} of {n} items failed; first error: {s.get('first_error')}")
+    out = "\n".join(lines) + "\n"
+    if notes:
+        out += "\nFailed items (scored as predicting nothing):\n" + "\n".join(notes) + "\n"
+    return out
 
 
 def write_report(results: dict[tuple[str, str], dict], out: str | Path) -> dict[str, Path]:

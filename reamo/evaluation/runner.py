@@ -4,9 +4,24 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reamo.evaluation.metrics import SetScores
+from reamo.evaluation.metrics import SetScores, absent_modalities
 from reamo.evaluation.report import discover, write_report
 from reamo.records import Record, read_jsonl
+
+
+def eval_input(gold: Record) -> dict:
+    """What the model is given for a gold record: its text and the media that exist (media the record marks
+    absent, e.g. tweet images that were never distributed, are left out: text alone for the tweet sets)."""
+    absent = absent_modalities(gold)
+    item = {"id": gold.id, "text": gold.text}
+    item.update({m: getattr(gold, m) for m in ("image", "audio", "video") if getattr(gold, m) and m not in absent})
+    return item
+
+
+def error_message(d: dict) -> str | None:
+    """The error of a failed prediction line, as 'Type: message'."""
+    e = d.get("error")
+    return None if not e else f"{e.get('type', 'Error')}: {e.get('message', '')}"
 
 
 def predict_records(reamo, gold: list[Record], base_dir, batch_size: int = 8, max_new_tokens: int = 256):
@@ -17,7 +32,7 @@ def predict_records(reamo, gold: list[Record], base_dir, batch_size: int = 8, ma
         groups.setdefault((g.task, json.dumps(g.schema, sort_keys=True)), []).append(i)
     for (task, _), idx in groups.items():
         recs = [gold[i] for i in idx]
-        res = reamo.extract(recs, task=task, schema=recs[0].schema, batch_size=batch_size, base_dir=base_dir,
+        res = reamo.extract([eval_input(g) for g in recs], task=task, schema=recs[0].schema, batch_size=batch_size, base_dir=base_dir,
                             max_new_tokens=max_new_tokens)
         for i, r in zip(idx, res):
             out[i] = r
@@ -54,7 +69,7 @@ def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8
         with pred_path.open("a") as f:
             for lo in range(0, len(todo), batch_size):
                 chunk = todo[lo: lo + batch_size]
-                res = reamo.extract(chunk, task=chunk[0].task, schema=chunk[0].schema, batch_size=batch_size,
+                res = reamo.extract([eval_input(g) for g in chunk], task=chunk[0].task, schema=chunk[0].schema, batch_size=batch_size,
                                     base_dir=path.parent, max_new_tokens=max_new_tokens)
                 for g, r in zip(chunk, res):
                     d = r.to_dict()
@@ -67,7 +82,8 @@ def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8
         scores = SetScores()
         for g in gold:
             d = done.get(g.id)
-            scores.add(result_record(d) if d is not None else None, g)
+            scores.add(result_record(d) if d is not None else None, g,
+                       error_message(d) if d is not None else "no prediction was made")
         results[(combo, name)] = scores.to_dict()
     write_report(results, out)
     return results

@@ -22,7 +22,7 @@ def score_files(predictions: str | Path, gold: str | Path) -> tuple[dict, list[R
         preds[r.id] = r
     scores = SetScores()
     for g in read_jsonl(gold, errors=errors):
-        scores.add(preds.get(g.id), g)
+        scores.add(preds.get(g.id), g, f"no prediction with id {g.id!r} in {predictions}")
     out = scores.to_dict()
     out["errors"] = [str(e) for e in errors]
     return out, errors
