@@ -6,6 +6,7 @@
     reamo data convert --format NAME IN OUT.jsonl
     reamo quickstart [--out DIR] [--smoke]
     reamo demo      --model DIR [--host 127.0.0.1] [--port 7860]
+    reamo bench build --out BENCH [--data DIR] [--per-set 200] [--no-speech]
 """
 from __future__ import annotations
 
@@ -61,6 +62,12 @@ def cmd_quickstart(args) -> int:
     return run_quickstart(args)
 
 
+def cmd_bench(args) -> int:
+    from reamo.benchmark.cli import run
+
+    return run(args)
+
+
 def cmd_demo(args) -> int:
     from reamo.demo.app import run_demo
 
@@ -101,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--out", default="eval_out")
     v.add_argument("--batch-size", type=int, default=8)
     v.add_argument("--limit", type=int, default=None, help="at most this many instances per set")
+    v.add_argument("--max-new-tokens", type=int, default=256)
     v.set_defaults(func=cmd_eval)
 
     d = sub.add_parser("data", help="dataset tools")
@@ -119,6 +127,21 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--smoke", action="store_true", help="a tiny size that runs in a few minutes (CI)")
     q.add_argument("--seed", type=int, default=0)
     q.set_defaults(func=cmd_quickstart)
+
+    b = sub.add_parser("bench", help="build the open zero-shot benchmark from public data")
+    bsub = b.add_subparsers(dest="bench_command", required=True)
+    bb = bsub.add_parser("build", help="BENCH/<combo>/<set>.jsonl + manifest.json, with spoken (TTS) variants")
+    bb.add_argument("--out", required=True)
+    bb.add_argument("--data", help="the shared data folder (default: $REAMO_SHARED_DATA or ../shared/data)")
+    bb.add_argument("--per-set", type=int, default=200)
+    bb.add_argument("--seed", type=int, default=0)
+    bb.add_argument("--no-speech", action="store_true", help="no spoken (espeak-ng) variants")
+    bb.add_argument("--max-event-types", type=int, default=12, help="event types per prompt at most")
+    bb.add_argument("--source", action="append", default=[], metavar="FORMAT=PATH",
+                    help="a dataset file to use instead of the data folder's (e.g. rams=/data/rams/test.jsonlines)")
+    bb.add_argument("--videos", action="append", default=[], metavar="FORMAT=DIR",
+                    help="the videos of a moment set (qvhighlights, tacos, charades-sta)")
+    bb.set_defaults(func=cmd_bench)
 
     w = sub.add_parser("demo", help="serve the web demo (Gradio): upload media, see extractions and groundings")
     w.add_argument("--model", help="a Reamo checkpoint folder (e.g. runs/quickstart/model)")

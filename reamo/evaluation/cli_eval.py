@@ -30,6 +30,7 @@ def run(args) -> int:
     from reamo.cli_extract import _load_model
     from reamo.evaluation.runner import run_benchmark
 
-    results = run_benchmark(_load_model(args.model), args.benchmark, out, args.batch_size, args.limit)
+    results = run_benchmark(_load_model(args.model), args.benchmark, out, args.batch_size, args.limit,
+                            max_new_tokens=args.max_new_tokens)
     print(markdown_table(results))
     return 0

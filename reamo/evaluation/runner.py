@@ -66,11 +66,14 @@ def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8
                 except (json.JSONDecodeError, KeyError):
                     continue  # a line cut by an interruption
         todo = [g for g in gold if g.id not in done]
+        groups: dict = {}  # one extract call per (task, schema): records of a set may carry their own schema
+        for g in todo:
+            groups.setdefault((g.task, json.dumps(g.schema, sort_keys=True)), []).append(g)
+        chunks = [grp[lo: lo + batch_size] for grp in groups.values() for lo in range(0, len(grp), batch_size)]
         with pred_path.open("a") as f:
-            for lo in range(0, len(todo), batch_size):
-                chunk = todo[lo: lo + batch_size]
-                res = reamo.extract([eval_input(g) for g in chunk], task=chunk[0].task, schema=chunk[0].schema, batch_size=batch_size,
-                                    base_dir=path.parent, max_new_tokens=max_new_tokens)
+            for chunk in chunks:
+                res = reamo.extract([eval_input(g) for g in chunk], task=chunk[0].task, schema=chunk[0].schema,
+                                    batch_size=batch_size, base_dir=path.parent, max_new_tokens=max_new_tokens)
                 for g, r in zip(chunk, res):
                     d = r.to_dict()
                     d["id"] = g.id
