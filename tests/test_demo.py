@@ -87,8 +87,9 @@ def test_service_answers_good_requests_and_explains_bad_ones(reamo, files, tmp_p
     good = out[0]
     assert [row[:3] for row in good.table] == [["entity", "person", "Alice"], ["entity", "animal", "Rex"]]
     assert good.table[0][3].startswith("image box [")
-    assert good.image is not None and good.image.shape == (80, 96, 3)
-    assert not np.array_equal(good.image, np.asarray(Image.open(files["png"]).convert("RGB")))  # mask drawn in
+    assert good.image is not None and good.image.shape == (80 * 4, 96 * 4, 3)  # shown 4x: at least 320 px
+    small = good.image[::4, ::4]
+    assert not np.array_equal(small, np.asarray(Image.open(files["png"]).convert("RGB")))  # mask drawn in
     assert good.audio is None and good.video is None
     saved = json.loads(Path(good.json_path).read_text())
     assert [e["text"] for e in saved["entities"]] == ["Alice", "Rex"] and "image" in saved["entities"][0]["grounding"]
@@ -158,7 +159,7 @@ def test_server_answers_simultaneous_requests_in_batches(server, files):
     for status, table, image, audio, video, raw, json_path in answers:
         assert "**2 entities**" in status
         assert [row[:3] for row in table["data"]] == [["entity", "person", "Alice"], ["entity", "animal", "Rex"]]
-        assert image and Image.open(image).size == (96, 80)  # the overlay came back as a picture
+        assert image and Image.open(image).size == (96 * 4, 80 * 4)  # the overlay came back as a picture
         assert raw == ANSWER and json.loads(Path(json_path).read_text())["entities"][0]["text"] == "Alice"
     assert sum(svc.batch_sizes) == 6 and max(svc.batch_sizes) >= 2  # some requests were answered together
 

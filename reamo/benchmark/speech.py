@@ -28,6 +28,7 @@ class SpeechError(RuntimeError):
 class SpokenText:
     wave: np.ndarray  # float32 mono, SAMPLE_RATE
     words: list[tuple[int, int, float, float]]  # (char start, char end, start s, end s) of each spoken word
+    unspoken: list[str] = None  # words espeak-ng failed on (left out of the audio, so their items get no span)
 
     @property
     def duration(self) -> float:
@@ -53,8 +54,9 @@ class Speaker:
             from scipy.signal import resample_poly
 
             try:
-                wav = subprocess.run([self.exe, "-v", self.voice, "-s", str(self.wpm), "--stdout", word],
-                                     capture_output=True, check=True, timeout=30).stdout
+                # the word goes in on stdin: a token such as "-LCB-" would be read as an option
+                wav = subprocess.run([self.exe, "-v", self.voice, "-s", str(self.wpm), "--stdout", "--stdin"],
+                                     input=word.encode("utf-8"), capture_output=True, check=True, timeout=30).stdout
                 w, sr = sf.read(io.BytesIO(wav), dtype="float32")
             except (subprocess.SubprocessError, RuntimeError, OSError) as e:
                 raise SpeechError(f"espeak-ng failed on {word!r}: {e}") from None
@@ -70,20 +72,24 @@ class Speaker:
         """Speak `text` word by word (words = runs of non-space characters holding a letter or digit;
         punctuation-only tokens are not spoken)."""
         pieces, words, t = [np.zeros(int(self.lead_s * SAMPLE_RATE), np.float32)], [], self.lead_s
-        pos = 0
+        pos, unspoken = 0, []
         for token in text.split(" "):
             start, end = pos, pos + len(token)
             pos = end + 1
             if not any(c.isalnum() for c in token):
                 continue
-            w = self.word(token)
+            try:
+                w = self.word(token)
+            except SpeechError:
+                unspoken.append(token)
+                continue
             if len(w) == 0:
                 continue
             words.append((start, end, round(t, 4), round(t + len(w) / SAMPLE_RATE, 4)))
             pieces += [w, np.zeros(int(self.pause_s * SAMPLE_RATE), np.float32)]
             t += (len(w) + int(self.pause_s * SAMPLE_RATE)) / SAMPLE_RATE
         pieces.append(np.zeros(int(self.lead_s * SAMPLE_RATE), np.float32))
-        return SpokenText(np.concatenate(pieces), words)
+        return SpokenText(np.concatenate(pieces), words, unspoken)
 
 
 def span_times(spoken: SpokenText, start: int | None, end: int | None) -> list[float] | None:

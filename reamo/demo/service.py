@@ -192,6 +192,15 @@ def _status(result) -> str:
     return "\n".join(lines)
 
 
+def enlarge(rgb: np.ndarray | None, min_side: int = 320) -> np.ndarray | None:
+    """Small pictures (the quickstart's 96-pixel images) repeated by a whole factor so the page shows them at
+    a readable size; pixel-exact (nearest neighbour), so masks keep their edges."""
+    if rgb is None or min(rgb.shape[:2]) >= min_side:
+        return rgb
+    k = -(-min_side // min(rgb.shape[:2]))
+    return np.repeat(np.repeat(rgb, k, axis=0), k, axis=1)
+
+
 def _message(e: Exception) -> str:
     if isinstance(e, (MediaError, InputError)):
         return f"**Cannot use this input.** {e.input}: {e.problem}"
@@ -245,5 +254,5 @@ class DemoService:
             return DemoResponse(False, _message(result.error), raw_answer=result.raw_output)
         path = self.workdir / f"reamo-{uuid.uuid4().hex[:12]}.json"
         path.write_text(result.to_json(indent=1))
-        return DemoResponse(True, _status(result), result_table(result), image_overlay(result),
+        return DemoResponse(True, _status(result), result_table(result), enlarge(image_overlay(result)),
                             audio_picture(result), video_strip(result), result.raw_output, str(path))
