@@ -58,11 +58,25 @@ def flops_per_token(llm, seq: int) -> float:
     return 4 * frozen + 6 * trainable + 12 * c.num_hidden_layers * c.hidden_size * seq
 
 
-def sequences(n: int, seq: int, answer: int, vocab: int, seed: int = 0):
+def ordinary_ids(tokenizer, vocab: int):
+    """Token ids a random sequence may hold: every id of the embedding matrix except the tokenizer's special
+    and added tokens (BOS/EOS/pad, <Module>, <Instruction>, and the media placeholders, which the model would
+    fill with media features and which an input without media must not contain)."""
+    import torch
+
+    banned = set(tokenizer.all_special_ids) | set(getattr(tokenizer, "added_tokens_decoder", {}) or {})
+    allowed = torch.tensor([i for i in range(vocab) if i not in banned])
+    if len(allowed) == 0:
+        raise ValueError("the tokenizer leaves no ordinary token id")
+    return allowed
+
+
+def sequences(n: int, seq: int, answer: int, allowed, seed: int = 0):
+    """`n` random sequences of ordinary ids (see ordinary_ids), the loss on the last `answer` tokens."""
     import torch
 
     g = torch.Generator().manual_seed(seed)
-    ids = torch.randint(10, vocab - 1, (n, seq), generator=g)
+    ids = allowed[torch.randint(0, len(allowed), (n, seq), generator=g)]
     labels = ids.clone()
     labels[:, : seq - answer] = -100
     return ids, labels
@@ -108,7 +122,7 @@ def reamo_training(a, meter) -> dict:
     engine, *_ = deepspeed.initialize(model=_LossModule(model, cfg.loss_weights), model_parameters=groups,
                                       config=deepspeed_config(cfg))
     vocab = model.llm.get_input_embeddings().weight.shape[0]
-    ids, labels = sequences(a.micro_batch * (a.steps + a.warmup), a.seq, a.answer, vocab)
+    ids, labels = sequences(a.micro_batch * (a.steps + a.warmup), a.seq, a.answer, ordinary_ids(model.tokenizer, vocab))
     times = []
     for i in range(a.steps + a.warmup):
         sl = slice(i * a.micro_batch, (i + 1) * a.micro_batch)
@@ -145,7 +159,7 @@ def hf_training(a, meter) -> dict:
     llm = get_peft_model(llm, LoraConfig(r=rc.lora.r, lora_alpha=rc.lora.alpha, lora_dropout=rc.lora.dropout,
                                          target_modules=rc.lora.target_modules, task_type="CAUSAL_LM"))
     vocab = llm.get_input_embeddings().weight.shape[0]
-    ids, labels = sequences(a.micro_batch * (a.steps + a.warmup), a.seq, a.answer, vocab)
+    ids, labels = sequences(a.micro_batch * (a.steps + a.warmup), a.seq, a.answer, ordinary_ids(tok, vocab))
     data = [{"input_ids": i, "attention_mask": torch.ones_like(i), "labels": l} for i, l in zip(ids, labels)]
 
     class Clock(TrainerCallback):
@@ -182,7 +196,8 @@ def decode(a, meter) -> dict:
     llm = model.llm
     llm.generation_config.eos_token_id = None  # fixed-length decode
     vocab = llm.get_input_embeddings().weight.shape[0]
-    ids = torch.randint(10, vocab - 1, (1, a.prompt_tokens), device=model.device)
+    allowed = ordinary_ids(model.tokenizer, vocab)
+    ids = allowed[torch.randint(0, len(allowed), (1, a.prompt_tokens))].to(model.device)
     mask = torch.ones_like(ids)
 
     def gen(n):

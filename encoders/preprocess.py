@@ -179,17 +179,101 @@ def audio_clips(wave: torch.Tensor, num_mel_bins: int = 128, target_length: int 
     """Waveform at 16 kHz -> [clips, 1, mel_bins, target_length] normalised kaldi fbanks (official)."""
     out = []
     for start, end in clip_starts(wave.numel() / SAMPLE_RATE, clip_duration, clips):
-        seg = wave[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)]
-        fb = _kaldi_fbank(seg, num_mel_bins).transpose(0, 1)
-        p = target_length - fb.shape[1]
-        fb = F.pad(fb, (0, p)) if p > 0 else fb[:, :target_length]
-        out.append(((fb - AUDIO_MEAN) / AUDIO_STD)[None])
+        out.append(_clip_fbank(wave[int(start * SAMPLE_RATE): int(end * SAMPLE_RATE)], num_mel_bins, target_length))
     return torch.stack(out)
+
+
+def _clip_fbank(seg: torch.Tensor, num_mel_bins: int, target_length: int) -> torch.Tensor:
+    fb = _kaldi_fbank(seg, num_mel_bins).transpose(0, 1)
+    p = target_length - fb.shape[1]
+    fb = F.pad(fb, (0, p)) if p > 0 else fb[:, :target_length]
+    return ((fb - AUDIO_MEAN) / AUDIO_STD)[None]
 
 
 def fbank_frames(wave: torch.Tensor, num_mel_bins: int = 128) -> torch.Tensor:
     """The whole waveform's kaldi fbank at 100 frames/s: [T, mel_bins], normalised like the clips."""
     return (_kaldi_fbank(wave, num_mel_bins) - AUDIO_MEAN) / AUDIO_STD
+
+
+# ---- long audio, streamed from its file ---------------------------------------------------------------------
+FRAME_SHIFT, FRAME_LENGTH = 160, 400  # kaldi fbank at 16 kHz: 10 ms hop, 25 ms window (snip_edges)
+
+
+class AudioStream:
+    """An audio file read in windows, never whole: the clips the encoder needs are read by seeking, and the
+    fbank frames of the grounding head come window by window (`fbank_windows`), each window's frames equal to
+    the whole file's frames at the same positions (kaldi removes each frame's DC offset, so no global state
+    is needed). Files soundfile can seek (WAV, FLAC, OGG); memory does not grow with the length."""
+
+    def __init__(self, path: str | Path, name: str | None = None):
+        import soundfile as sf
+
+        self.path = _check_path(path, "audio")
+        self.who = _name(path, name)
+        try:
+            info = sf.info(str(self.path))
+        except Exception as e:
+            raise MediaDecodeError(self.who, f"cannot decode audio: {e}") from None
+        if info.frames <= 0 or info.samplerate <= 0:
+            raise MediaDecodeError(self.who, "audio has no samples")
+        self.file_rate, self.file_frames = int(info.samplerate), int(info.frames)
+        self.duration = self.file_frames / self.file_rate
+        self.num_samples = int(round(self.duration * SAMPLE_RATE))  # at 16 kHz
+        if self.num_samples < FRAME_LENGTH:
+            raise MediaDecodeError(self.who, f"audio is too short ({self.duration * 1000:.1f} ms)")
+
+    def read(self, start: int, end: int) -> torch.Tensor:
+        """Mono float32 samples [start, end) at 16 kHz."""
+        import soundfile as sf
+
+        r = self.file_rate / SAMPLE_RATE
+        a, b = int(math.floor(start * r)), int(math.ceil(min(end, self.num_samples) * r))
+        try:
+            with sf.SoundFile(str(self.path)) as f:
+                f.seek(a)
+                data = f.read(max(0, b - a), dtype="float32", always_2d=True).mean(axis=1)
+        except Exception as e:
+            raise MediaDecodeError(self.who, f"cannot decode audio at {start / SAMPLE_RATE:.1f} s: {e}") from None
+        wave = torch.from_numpy(np.ascontiguousarray(data))
+        if not torch.isfinite(wave).all():
+            raise MediaDecodeError(self.who, "audio holds NaN or inf samples")
+        if self.file_rate != SAMPLE_RATE:
+            import torchaudio
+
+            wave = torchaudio.functional.resample(wave[None], orig_freq=self.file_rate, new_freq=SAMPLE_RATE)[0]
+        return wave[: max(0, min(end, self.num_samples) - start)]
+
+    @property
+    def num_frames(self) -> int:
+        return 1 + (self.num_samples - FRAME_LENGTH) // FRAME_SHIFT
+
+    def fbank_windows(self, window_frames: int, num_mel_bins: int = 128):
+        """Yield the normalised fbank frames [T, mel] of consecutive windows of `window_frames` frames."""
+        for f0 in range(0, self.num_frames, window_frames):
+            f1 = min(self.num_frames, f0 + window_frames)
+            wave = self.read(f0 * FRAME_SHIFT, (f1 - 1) * FRAME_SHIFT + FRAME_LENGTH)
+            yield (_kaldi_fbank(wave, num_mel_bins) - AUDIO_MEAN) / AUDIO_STD
+
+    def clips(self, num_mel_bins: int = 128, target_length: int = 204, clip_duration: float = 2,
+              clips: int = 3) -> torch.Tensor:
+        """The encoder's clips (as `audio_clips`), each read by seeking."""
+        out = []
+        for start, end in clip_starts(self.duration, clip_duration, clips):
+            seg = self.read(int(start * SAMPLE_RATE), int(end * SAMPLE_RATE))
+            out.append(_clip_fbank(seg, num_mel_bins, target_length))
+        return torch.stack(out)
+
+    def envelope(self, rate: float = 50.0, block_s: float = 60.0) -> torch.Tensor:
+        """The peak absolute amplitude per 1/rate seconds (for pictures), read block by block."""
+        hop = int(SAMPLE_RATE / rate)
+        block = int(block_s * SAMPLE_RATE) // hop * hop
+        out = []
+        for a in range(0, self.num_samples, block):
+            w = self.read(a, a + block)
+            n = len(w) // hop
+            if n:
+                out.append(w[: n * hop].abs().reshape(n, hop).amax(1))
+        return torch.cat(out) if out else torch.zeros(1)
 
 
 # ---- video -----------------------------------------------------------------------------------------------

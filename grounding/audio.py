@@ -104,11 +104,30 @@ class AudioSegmentationHead(nn.Module):
 
     @torch.no_grad()
     def predict(self, logits: torch.Tensor, mask: torch.Tensor) -> list[AudioGrounding]:
-        out = []
+        return [self.spans(lg[: int(m.sum())]) for lg, m in
+                zip(logits.float().sigmoid().cpu().numpy(), mask.cpu().numpy())]
+
+    def spans(self, probs: np.ndarray) -> AudioGrounding:
+        """Per-step probabilities -> spans in seconds (pDAC) with their mean probabilities."""
         sps = self.steps_per_second
-        for lg, m in zip(logits.float().sigmoid().cpu().numpy(), mask.cpu().numpy()):
-            p = lg[: int(m.sum())]
-            segs = pdac(p, max_len=max(1, int(self.cfg.max_segment_s * sps)), threshold=self.cfg.threshold,
-                        min_len=max(1, int(round(self.cfg.min_segment_s * sps))))
-            out.append(AudioGrounding([[a / sps, b / sps] for a, b in segs], [float(p[a:b].mean()) for a, b in segs]))
-        return out
+        segs = pdac(probs, max_len=max(1, int(self.cfg.max_segment_s * sps)), threshold=self.cfg.threshold,
+                    min_len=max(1, int(round(self.cfg.min_segment_s * sps))))
+        return AudioGrounding([[a / sps, b / sps] for a, b in segs], [float(probs[a:b].mean()) for a, b in segs])
+
+    @property
+    def window_frames(self) -> int:
+        """Fbank frames per inference window: `window_s`, a whole number of steps."""
+        k = self.cfg.downsample
+        return max(k, int(self.cfg.window_s * FBANK_FPS) // k * k)
+
+    @torch.no_grad()
+    def predict_windows(self, windows, query: torch.Tensor) -> AudioGrounding:
+        """Long audio: `windows` yields fbank frames [T, mel] of consecutive windows of `window_frames`
+        frames (the last may be shorter); each is classified on its own with the same query, and pDAC runs
+        over the probabilities of the whole recording. Memory holds one window and one probability per step."""
+        probs = []
+        for frames in windows:
+            x = frames[None].to(query.device)
+            m = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+            probs.append(self(x, m, query[None])[0].float().sigmoid().cpu().numpy())
+        return self.spans(np.concatenate(probs) if probs else np.zeros(0))

@@ -46,9 +46,11 @@ class AudioHeadConfig(Config):
     max_segment_s: float = 10.0
     min_segment_s: float = 0.08
     threshold: float = 0.5
+    window_s: float = 60.0  # inference on longer audio runs window by window (SHAS), then pDAC over all of it
 
     def __post_init__(self):
         self.check(self.width % self.heads == 0, "width", "must be divisible by heads")
+        self.check(self.window_s >= 1.0, "window_s", "must be at least 1 second")
         self.check(self.downsample >= 1, "downsample", "must be >= 1")
         self.check(0.0 < self.threshold < 1.0, "threshold", "must be in (0, 1)")
         self.check(self.max_segment_s > self.min_segment_s >= 0, "max_segment_s", "must exceed min_segment_s")

@@ -118,6 +118,16 @@ class GroundingHeads(nn.Module):
         logits = self.audio(x, m, q)
         return logits, self.audio.downsample(x, m)[1]
 
+    def _long_audio(self, media) -> bool:
+        """Audio longer than one inference window, or streamed from its file (encoders.preprocess.AudioStream)."""
+        return hasattr(media, "fbank_windows") or torch.as_tensor(media).shape[0] > self.audio.window_frames
+
+    def _audio_windows(self, media):
+        n = self.audio.window_frames
+        if hasattr(media, "fbank_windows"):
+            return media.fbank_windows(n, self.audio.cfg.mel_bins)
+        return torch.as_tensor(media).split(n)
+
     def _run_video(self, requests, idx):
         media, which = self._unique_media(requests, idx)
         feats, offsets = self.video.embed_frames([v.frames for v in media])
@@ -133,9 +143,14 @@ class GroundingHeads(nn.Module):
             for i, g in zip(groups["image"], self.image.predict(out)):
                 results[i] = g
         if groups["audio"]:
-            logits, mask = self._run_audio(requests, groups["audio"])
-            for i, g in zip(groups["audio"], self.audio.predict(logits, mask)):
-                results[i] = g
+            short = [i for i in groups["audio"] if not self._long_audio(requests[i].media)]
+            for i in groups["audio"]:
+                if i not in short:
+                    results[i] = self.audio.predict_windows(self._audio_windows(requests[i].media), requests[i].query)
+            if short:
+                logits, mask = self._run_audio(requests, short)
+                for i, g in zip(short, self.audio.predict(logits, mask)):
+                    results[i] = g
         if groups["video"]:
             out, vids = self._run_video(requests, groups["video"])
             ts = [v.timestamps for v in vids]

@@ -86,9 +86,12 @@ class MediaConfig(Config):
     audio_clips: int = 3
     video_clips: int = 5
     video_crops: int = 3
+    # audio files longer than this are streamed (read in windows, never whole): memory stays flat with length
+    audio_stream_s: float = 300.0
 
     def __post_init__(self):
         self.check(self.audio_clips >= 1, "audio_clips", "must be >= 1")
+        self.check(self.audio_stream_s > 0, "audio_stream_s", "must be positive")
         self.check(self.video_clips >= 1, "video_clips", "must be >= 1")
         self.check(self.video_crops in (1, 3), "video_crops", "must be 1 or 3")
 

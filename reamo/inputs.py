@@ -22,10 +22,11 @@ from reamo.tokens import MEDIA_MODALITIES
 class LoadedMedia:
     modality: str
     encoder_input: torch.Tensor  # image [3,S,S]; audio [clips,1,mel,L]; video [clips*crops,3,T,S,S]
-    grounding: Any  # image HxWx3 uint8; audio fbank [T, mel]; video VideoFrames
+    grounding: Any  # image HxWx3 uint8; audio fbank [T, mel] or an AudioStream (long files); video VideoFrames
     duration: float | None = None
-    waveform: torch.Tensor | None = None  # audio, for pictures
+    waveform: torch.Tensor | None = None  # audio, for pictures: the samples, or a peak envelope for long files
     source: str | None = None
+    waveform_rate: float = P.SAMPLE_RATE  # values per second of `waveform`
 
 
 @dataclass
@@ -72,6 +73,11 @@ def load_media(modality: str, src, config: ReamoConfig, name: str, base_dir: Pat
         rgb = P.load_image_rgb(src, name=name)
         return LoadedMedia("image", P.image_tensor(rgb, enc.image_size), rgb, source=source)
     if modality == "audio":
+        stream = _long_audio_file(src, config.media.audio_stream_s, name)
+        if stream is not None:
+            return LoadedMedia("audio", stream.clips(enc.audio_num_mel_bins, enc.audio_target_len,
+                                                     clips=config.media.audio_clips),
+                               stream, stream.duration, stream.envelope(ENVELOPE_RATE), source, ENVELOPE_RATE)
         wave, dur = P.load_waveform(src, name=name)
         clips = P.audio_clips(wave, enc.audio_num_mel_bins, enc.audio_target_len, clips=config.media.audio_clips)
         return LoadedMedia("audio", clips, P.fbank_frames(wave, enc.audio_num_mel_bins), dur, wave, source)
@@ -82,6 +88,24 @@ def load_media(modality: str, src, config: ReamoConfig, name: str, base_dir: Pat
                           size=enc.image_size, crops=config.media.video_crops, name=name)
     frames = P.load_video_frames(src, config.grounding.video.num_frames, fps=fps, name=name)
     return LoadedMedia("video", clips, frames, frames.duration, source=source)
+
+
+ENVELOPE_RATE = 50.0
+
+
+def _long_audio_file(src, stream_s: float, name: str):
+    """An AudioStream for an audio file longer than `stream_s` seconds that soundfile can seek, else None."""
+    if not isinstance(src, (str, Path)):
+        return None
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(src))
+    except Exception:  # noqa: BLE001 - not seekable by soundfile (or missing): the ordinary loader reports it
+        return None
+    if info.samplerate <= 0 or info.frames / info.samplerate <= stream_s:
+        return None
+    return P.AudioStream(src, name=name)
 
 
 def load_item_media(item: InputItem, config: ReamoConfig, index: int) -> dict[str, LoadedMedia]:

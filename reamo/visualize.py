@@ -134,7 +134,7 @@ def _pyplot():
 
 def _waveform_axes(ax, lm, items, gold=None) -> None:
     w = lm.waveform.numpy() if lm.waveform is not None else np.zeros(1)
-    t = np.arange(len(w)) / SAMPLE_RATE
+    t = np.arange(len(w)) / getattr(lm, "waveform_rate", SAMPLE_RATE)
     ax.plot(t, w, lw=0.4, color="0.3")
     top = ax.get_ylim()[1]
     for label, g, c in items:
