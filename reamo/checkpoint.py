@@ -68,6 +68,15 @@ def trained_state(model) -> dict[str, torch.Tensor]:
     return out
 
 
+def saved_parameters(model) -> list[torch.nn.Parameter]:
+    """The parameters `save_pretrained` reads: LoRA and new token rows (the adapter), projector, heads, and
+    the randomly initialised base parts. Under ZeRO-3 these are partitioned across ranks and must be gathered
+    (deepspeed.zero.GatheredParameters, on every rank) before rank 0 saves."""
+    prefixes = ("projector.", "heads.") + tuple(_base_keys(model))
+    return [p for n, p in model.named_parameters()
+            if n.startswith(prefixes) or "lora_" in n or "trainable_tokens" in n or "modules_to_save" in n]
+
+
 def save_pretrained(model, directory: str | Path) -> Path:
     """Write the checkpoint folder atomically: built in a temporary sibling, then renamed into place."""
     directory = Path(directory)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # All four phases in order on NUM_GPUS GPUs; phase k+1 starts from phase k's exported checkpoint.
 #   scripts/train_all.sh NUM_GPUS OUT_DIR MODEL [--set key=value ...]
+# Several nodes: HOSTFILE, MASTER_ADDR, MASTER_PORT, NUM_NODES, NODE_RANK as for train_phase.sh (NUM_GPUS per node).
 # MODEL: a model config name (tiny, vicuna-7b, smollm2-135m). Extra --set pairs (data paths, base
 # checkpoint paths as model_overrides.*) apply to phase 1; later phases inherit the model from init_from.
 #   scripts/train_all.sh 8 runs/reamo vicuna-7b \

@@ -161,6 +161,17 @@ class _LossModule(torch.nn.Module):
         return self.model.training_losses(batch, self.weights)
 
 
+def _gathered(params, zero3: bool):
+    """ZeRO-3 partitions parameters across ranks: gather them whole (read-only) for the block; else nothing."""
+    import contextlib
+
+    if not zero3:
+        return contextlib.nullcontext()
+    import deepspeed
+
+    return deepspeed.zero.GatheredParameters(params, modifier_rank=None)
+
+
 def build_model(cfg: TrainConfig):
     from reamo.api import Reamo
 
@@ -171,9 +182,11 @@ def build_model(cfg: TrainConfig):
     return Reamo.from_config(cfg.model, overrides).model  # a config name or a YAML path
 
 
-def train(cfg: TrainConfig, *, stop_after_steps: int | None = None) -> Path:
+def train(cfg: TrainConfig, *, stop_after_steps: int | None = None, on_export=None) -> Path:
     """Run one phase. `stop_after_steps` ends the process's work early without the final export (tests use
-    it to simulate an interrupted run that a later call resumes)."""
+    it to simulate an interrupted run that a later call resumes). `on_export(model, rank)` runs on every rank
+    after the export, with every parameter whole (gathered under ZeRO-3): e.g. to evaluate the trained model
+    in the same processes. It must do the same work on every rank (ZeRO-3's hooks communicate)."""
     ensure_single_process_env()
     import deepspeed
 
@@ -241,10 +254,17 @@ def train(cfg: TrainConfig, *, stop_after_steps: int | None = None) -> Path:
                 return out
         ckpt.save(engine, step, {"step": step, "micro": micro, "rng": rng_state()})
         final = out / "final"
-        if rank == 0:
-            from reamo import checkpoint
+        from reamo import checkpoint
 
-            checkpoint.save_pretrained(model, final)
+        zero3 = engine.zero_optimization_stage() == 3
+        with _gathered(checkpoint.saved_parameters(model), zero3):  # ZeRO-3: every rank gathers, rank 0 writes
+            if rank == 0:
+                checkpoint.save_pretrained(model, final)
+        if engine.world_size > 1:
+            torch.distributed.barrier()
+        if on_export is not None:
+            with _gathered(list(model.parameters()), zero3):
+                on_export(model, rank)
         return final
     finally:
         if bar:
