@@ -47,6 +47,11 @@ def run_extract(args) -> int:
     else:
         item = {k: getattr(args, k) for k in ("text", "image", "audio", "video") if getattr(args, k)}
         items, single = [item], True
+    from reamo.sharding import Shard
+
+    shard = Shard.from_env()
+    if shard.distributed and not single:
+        return _run_sharded(reamo, items, schema, args, base_dir, shard)
     results = reamo.extract(items, task=args.task, schema=schema, max_new_tokens=args.max_new_tokens,
                             batch_size=args.batch_size, progress=not single, base_dir=base_dir)
     if args.out:
@@ -65,3 +70,27 @@ def run_extract(args) -> int:
     for r in bad:
         print(f"item {r.id}: {type(r.error).__name__}: {r.error}", file=sys.stderr)
     return 1 if single and bad else 0
+
+
+def _run_sharded(reamo, items, schema, args, base_dir, shard) -> int:
+    """Under a launcher: this rank's share of the inputs, its part file, and rank 0's merge in input order."""
+    from reamo.sharding import merge_parts, write_part
+
+    if not args.out:
+        raise InputError("--out", "several processes need --out: each writes its part, rank 0 merges them there")
+    mine = shard.take(items)
+    results = reamo.extract([x for _, x in mine], task=args.task, schema=schema, max_new_tokens=args.max_new_tokens,
+                            batch_size=args.batch_size, progress=shard.rank == 0, base_dir=base_dir)
+    for (i, item), r in zip(mine, results):  # ids as one process gives them: the record's, else the input index
+        r.id = str(getattr(item, "id", None) or (item.get("id", i) if isinstance(item, dict) else i))
+    out = Path(args.out)
+    write_part(shard.part(out), [(i, r.to_json()) for (i, _), r in zip(mine, results)])
+    for r in results:
+        if r.error:
+            print(f"item {r.id}: {type(r.error).__name__}: {r.error}", file=sys.stderr)
+    shard.barrier()
+    if shard.rank == 0:
+        n = merge_parts(shard.parts(out), out)
+        print(f"{n} results from {shard.world} processes in {out}", file=sys.stderr)
+    shard.barrier()
+    return 0

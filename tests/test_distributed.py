@@ -92,3 +92,58 @@ def test_zero3_export_equals_the_trained_in_memory_model(corpus, tmp_path):
     got = [r.to_dict() for r in reloaded.extract(INPUTS, "ner", ["person", "animal", "vehicle"], max_new_tokens=12)]
     assert [g["raw_output"] for g in got] == [e["raw_output"] for e in expected]
     assert got == expected
+
+
+def _launch(args: list[str], port: int, timeout: int = 600):
+    launcher = shutil.which("deepspeed", path=os.path.dirname(sys.executable))
+    r = subprocess.run([launcher, "--num_gpus", "2", "--master_port", str(port), "--module", "reamo.cli"] + args,
+                       cwd=REPO, env=_env(port), capture_output=True, text=True, timeout=timeout)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
+    return r
+
+
+def test_sharded_extract_equals_one_process(corpus, tmp_path):
+    """`reamo extract --inputs` under the launcher with 2 processes: each takes every other input, rank 0
+    merges; the output file is the one a single process writes, line for line."""
+    from reamo.cli import main as cli_main
+
+    lines = (corpus / "phase4_meta.jsonl").read_text().splitlines()[:7]  # media of several kinds, paths relative
+    src = corpus / "shard_inputs.jsonl"
+    src.write_text("\n".join(lines) + "\n")
+    args = ["extract", "--model", "tiny", "--inputs", str(src), "--task", "ner", "--labels", "person,animal,vehicle",
+            "--max-new-tokens", "6", "--batch-size", "3"]
+    one = tmp_path / "one.jsonl"
+    assert cli_main(args + ["--out", str(one)]) == 0
+    two = tmp_path / "two.jsonl"
+    r = _launch(args + ["--out", str(two)], _port(4))
+    assert "7 results from 2 processes" in r.stderr
+    assert two.read_text() == one.read_text()
+    assert not list(tmp_path.glob("two.jsonl.part*"))  # the parts were merged and removed
+
+
+def test_sharded_eval_equals_one_process(corpus, tmp_path):
+    from reamo.evaluation.runner import run_benchmark
+    from reamo.records import read_jsonl, write_jsonl
+
+    bench = tmp_path / "bench"
+    recs = list(read_jsonl(corpus / "phase4_meta.jsonl"))
+    for combo in ("T+I", "T"):
+        keep = [r for r in recs if (r.image is not None) == (combo == "T+I") and r.task == "ner"][:5] or recs[:5]
+        for r in keep:
+            for m in ("image", "audio", "video"):
+                if getattr(r, m):
+                    dst = bench / combo / getattr(r, m)
+                    dst.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy(corpus / getattr(r, m), dst)
+        write_jsonl(bench / combo / "set.jsonl", keep)
+    one = run_benchmark(Reamo.from_config("tiny").eval(), bench, tmp_path / "one", batch_size=2, max_new_tokens=6,
+                        progress=False)
+    _launch(["eval", "--model", "tiny", "--benchmark", str(bench), "--out", str(tmp_path / "two"),
+             "--batch-size", "2", "--max-new-tokens", "6"], _port(5))
+    two = json.loads((tmp_path / "two" / "scores.json").read_text())
+    assert two == {f"{c}/{s}": v for (c, s), v in one.items()}
+    for combo in ("T+I", "T"):
+        a = (tmp_path / "one" / "predictions" / combo / "set.jsonl").read_text().splitlines()
+        b = (tmp_path / "two" / "predictions" / combo / "set.jsonl").read_text().splitlines()
+        assert sorted(a) == sorted(b) and [json.loads(x)["id"] for x in b] == [r.id for r in
+                                                                               read_jsonl(bench / combo / "set.jsonl")]

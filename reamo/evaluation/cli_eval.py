@@ -32,5 +32,6 @@ def run(args) -> int:
 
     results = run_benchmark(_load_model(args.model), args.benchmark, out, args.batch_size, args.limit,
                             max_new_tokens=args.max_new_tokens)
-    print(markdown_table(results))
+    if results:  # under a launcher only rank 0 reports
+        print(markdown_table(results))
     return 0

@@ -46,10 +46,31 @@ def result_record(d: dict) -> Record | None:
     return Record.from_dict({k: v for k, v in d.items() if k not in ("instructions", "warnings", "raw_output", "error")})
 
 
+def _read_predictions(paths) -> dict:
+    """id -> prediction line, from prediction files (a line cut by an interruption is skipped)."""
+    done = {}
+    for p in paths:
+        if not p.is_file():
+            continue
+        for line in p.read_text().splitlines():
+            try:
+                d = json.loads(line)
+                done[d["id"]] = d
+            except (json.JSONDecodeError, KeyError):
+                continue
+    return done
+
+
 def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8, limit: int | None = None,
                   progress: bool = True, max_new_tokens: int = 256) -> dict:
+    """Predict every set of `bench` (resumable: predictions already in `out` are kept), then score.
+    Under a launcher each process predicts its share of every set into its own part file; rank 0 merges the
+    parts in gold order, scores and reports (the other ranks return {})."""
+    from reamo.sharding import Shard
+
+    shard = Shard.from_env()
     out = Path(out)
-    results = {}
+    sets = []
     for combo, name, task, path in discover(bench):
         errors = []
         gold = list(read_jsonl(path, errors=errors))[:limit]
@@ -57,20 +78,15 @@ def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8
             print(f"skipped gold line: {e}")
         pred_path = out / "predictions" / combo / f"{name}.jsonl"
         pred_path.parent.mkdir(parents=True, exist_ok=True)
-        done = {}
-        if pred_path.is_file():  # resume: predictions already made are kept
-            for line in pred_path.read_text().splitlines():
-                try:
-                    d = json.loads(line)
-                    done[d["id"]] = d
-                except (json.JSONDecodeError, KeyError):
-                    continue  # a line cut by an interruption
-        todo = [g for g in gold if g.id not in done]
+        done = _read_predictions([pred_path] + (shard.parts(pred_path) if shard.distributed else []))
+        # this rank's gold items by position (stable whatever the other ranks have written meanwhile), less
+        # those already predicted (resume)
+        todo = [g for k, g in enumerate(gold) if k % shard.world == shard.rank and g.id not in done]
         groups: dict = {}  # one extract call per (task, schema): records of a set may carry their own schema
         for g in todo:
             groups.setdefault((g.task, json.dumps(g.schema, sort_keys=True)), []).append(g)
         chunks = [grp[lo: lo + batch_size] for grp in groups.values() for lo in range(0, len(grp), batch_size)]
-        with pred_path.open("a") as f:
+        with shard.part(pred_path).open("a") as f:
             for chunk in chunks:
                 res = reamo.extract([eval_input(g) for g in chunk], task=chunk[0].task, schema=chunk[0].schema,
                                     batch_size=batch_size, base_dir=path.parent, max_new_tokens=max_new_tokens)
@@ -81,7 +97,22 @@ def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8
                     f.flush()
                     done[g.id] = d
                 if progress:
-                    print(f"{combo}/{name}: {len(done)}/{len(gold)}", flush=True)
+                    who = f" (rank {shard.rank})" if shard.distributed else ""
+                    print(f"{combo}/{name}: {len(done)}/{len(gold)}{who}", flush=True)
+        sets.append((combo, name, gold, pred_path))
+    shard.barrier()
+    if shard.rank != 0:
+        return {}
+    results = {}
+    for combo, name, gold, pred_path in sets:
+        if shard.distributed:  # merge: every prediction once, in gold order
+            parts = shard.parts(pred_path)
+            done = _read_predictions([pred_path] + parts)
+            pred_path.write_text("".join(json.dumps(done[g.id], ensure_ascii=False) + "\n" for g in gold
+                                         if g.id in done))
+            for p in parts:
+                p.unlink(missing_ok=True)
+        done = _read_predictions([pred_path])
         scores = SetScores()
         for g in gold:
             d = done.get(g.id)
