@@ -155,6 +155,11 @@ def hf_training(a, meter) -> dict:
     tok = build_tokenizer(rc.llm)
     add_special_tokens(tok)
     llm = build_llm(rc.llm, tok, device=None)
+    if getattr(llm, "hf_quantizer", None) is not None:
+        # a GGUF checkpoint (SmolLM2) is dequantized to float on load, but transformers still marks the model as
+        # quantized and the Trainer refuses it; the weights are plain float tensors, as on Reamo's side
+        assert all(p.is_floating_point() for p in llm.parameters())
+        llm.hf_quantizer, llm.is_quantized = None, False
     llm.resize_token_embeddings(max(len(tok), llm.get_input_embeddings().weight.shape[0]), mean_resizing=False)
     llm = get_peft_model(llm, LoraConfig(r=rc.lora.r, lora_alpha=rc.lora.alpha, lora_dropout=rc.lora.dropout,
                                          target_modules=rc.lora.target_modules, task_type="CAUSAL_LM"))

@@ -23,13 +23,36 @@ def test_flop_count_of_llama_7b_with_lora():
     assert trainable == 32 * 128 * (4 * (4096 + 4096) + 3 * (4096 + 11008))
     assert flops_per_token(llm, 2048) == 4 * frozen + 6 * trainable + 12 * 32 * 4096 * 2048
 
-def test_fullscale_script_runs_at_tiny_size_on_cpu(tmp_path):
-    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "fullscale.py"), "--device", "cpu", "--config", "tiny",
+import pytest
+
+
+@pytest.mark.parametrize("config", ["tiny", "smollm2-135m"])
+def test_fullscale_script_runs_on_cpu(config, tmp_path):
+    """One step of each side at tiny and at SmolLM2-135M shapes (a real 49k vocabulary with Reamo's special and
+    placeholder ids among it: the random sequences must avoid them)."""
+    parts = ["reamo", "hf", "decode"] if config == "tiny" else ["reamo", "hf"]
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "fullscale.py"), "--device", "cpu", "--config", config,
                           "--seq", "64", "--answer", "16", "--steps", "1", "--warmup", "1", "--new-tokens", "8",
-                          "--prompt-tokens", "16", "--work", str(tmp_path)], capture_output=True, text=True, timeout=600,
-                         cwd=REPO)
+                          "--prompt-tokens", "16", "--work", str(tmp_path), "--parts", *parts], capture_output=True,
+                         text=True, timeout=900, cwd=REPO)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = out.stdout.splitlines()
     assert any(x.startswith("reamo  train step") for x in lines) and any(x.startswith("hf     train step") for x in lines)
     assert any(x.startswith("reamo / hf tokens/s:") for x in lines)
-    assert any(x.startswith("decode batch 1:") for x in lines), out.stdout
+    if "decode" in parts:
+        assert any(x.startswith("decode batch 1:") for x in lines), out.stdout
+
+
+def test_random_sequences_hold_no_special_or_placeholder_id():
+    from fullscale import ordinary_ids, sequences
+
+    from reamo.api import Reamo
+
+    model = Reamo.from_config("tiny").model
+    vocab = model.llm.get_input_embeddings().weight.shape[0]
+    allowed = ordinary_ids(model.tokenizer, vocab)
+    ids, labels = sequences(4, 128, 16, allowed)
+    special = set(model.tokenizer.all_special_ids) | set(model.special_ids.placeholders.values()) | {
+        model.special_ids.instruction_end}
+    assert not (set(ids.flatten().tolist()) & special)
+    assert (labels[:, :112] == -100).all() and (labels[:, 112:] == ids[:, 112:]).all()
