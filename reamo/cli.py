@@ -7,6 +7,7 @@
     reamo quickstart [--out DIR] [--smoke]
     reamo demo      --model DIR [--host 127.0.0.1] [--port 7860]
     reamo bench build --out BENCH [--data DIR] [--per-set 200] [--no-speech]
+    reamo plan      --config vicuna-7b --phase phase4_meta --gpus 8 --zero 2 [--micro-batch 1 --seq 2048]
 """
 from __future__ import annotations
 
@@ -66,6 +67,12 @@ def cmd_bench(args) -> int:
     from reamo.benchmark.cli import run
 
     return run(args)
+
+
+def cmd_plan(args) -> int:
+    from reamo.planning import run_plan
+
+    return run_plan(args)
 
 
 def cmd_demo(args) -> int:
@@ -142,6 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
     bb.add_argument("--videos", action="append", default=[], metavar="FORMAT=DIR",
                     help="the videos of a moment set (qvhighlights, tacos, charades-sta)")
     bb.set_defaults(func=cmd_bench)
+
+    pl = sub.add_parser("plan", help="per-GPU memory of a training step (ZeRO-2/3/offload) and of inference")
+    pl.add_argument("--config", default="vicuna-7b", help="a model config name")
+    pl.add_argument("--phase", default="phase4_meta", help="a phase config name (its trainable groups)")
+    pl.add_argument("--gpus", type=int, default=8, help="data-parallel GPUs in all")
+    pl.add_argument("--zero", default="2", choices=["2", "3", "3-offload"], help="the stage you plan to use (marked)")
+    pl.add_argument("--micro-batch", type=int, default=1)
+    pl.add_argument("--seq", type=int, default=2048)
+    pl.add_argument("--answer", type=int, default=256, help="answer tokens per sequence (logits are computed there)")
+    pl.set_defaults(func=cmd_plan)
 
     w = sub.add_parser("demo", help="serve the web demo (Gradio): upload media, see extractions and groundings")
     w.add_argument("--model", help="a Reamo checkpoint folder (e.g. runs/quickstart/model)")
