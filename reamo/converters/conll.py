@@ -1,10 +1,10 @@
 """CoNLL-2003 (NER, token<TAB>BIO-tag) and CoNLL04 (entities + relations, SpERT JSON)."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from reamo.converters.tokens import bio_sentences, bio_spans, offsets, report, span_entity
+from reamo.converters.reading import read_json, report
+from reamo.converters.tokens import bio_sentences, bio_spans, offsets, span_entity
 from reamo.records import Record, Relation
 
 CONLL03_TYPES = {"PER": "person", "LOC": "location", "ORG": "organization", "MISC": "miscellaneous",
@@ -24,10 +24,8 @@ def convert_conll2003(path: Path, errors: list | None = None) -> list[Record]:
 
 def convert_conll04(path: Path, errors: list | None = None) -> list[Record]:
     """A JSON list of sentences; a malformed sentence is reported by its index and skipped."""
-    try:
-        data = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
-        report(errors, path, e.lineno, f"not valid JSON: {e.msg}")
+    data = read_json(path, errors)
+    if data is None:
         return []
     rels = sorted({r["type"] for d in data if isinstance(d, dict) for r in d.get("relations", [])})
     schema = {"relation_types": [r.replace("_", " ").lower() for r in rels],

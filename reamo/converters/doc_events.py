@@ -8,7 +8,8 @@ import json
 import re
 from pathlib import Path
 
-from reamo.converters.tokens import offsets, report, span_entity
+from reamo.converters.reading import json_lines, report
+from reamo.converters.tokens import offsets, span_entity
 from reamo.records import Argument, Entity, Event, Record, Span
 
 RAMS_ROLE = re.compile(r"^evt\d+arg\d+")
@@ -17,16 +18,6 @@ RAMS_ROLE = re.compile(r"^evt\d+arg\d+")
 def rams_role(role: str) -> str:
     """'evt089arg01victim' -> 'victim'."""
     return RAMS_ROLE.sub("", role)
-
-
-def _json_lines(path: Path, errors: list | None):
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            yield lineno, json.loads(line)
-        except json.JSONDecodeError as e:
-            report(errors, path, lineno, f"not valid JSON: {e.msg}")
 
 
 def _meta_schema(path: Path, role_name=lambda r: r) -> dict | None:
@@ -50,7 +41,7 @@ def convert_rams(path: Path, errors: list | None = None) -> list[Record]:
     """RAMS: sentences of tokens; evt_triggers [start, end(inclusive), [[type, p]]]; gold_evt_links
     [[trigger span], [argument span], role]. Token indices run over the whole document."""
     out, seen = [], {}
-    for lineno, d in _json_lines(path, errors):
+    for lineno, d in json_lines(path, errors):
         try:
             toks = [t for s in d["sentences"] for t in s]
             text, starts = offsets(toks)
@@ -76,7 +67,7 @@ def convert_wikievents(path: Path, errors: list | None = None) -> list[Record]:
     """WikiEvents: tokens; entity_mentions {id, start, end (exclusive), entity_type}; event_mentions
     {event_type, trigger {start, end}, arguments [{entity_id, role}]}. Entities are kept on the record."""
     out, seen = [], {}
-    for lineno, d in _json_lines(path, errors):
+    for lineno, d in json_lines(path, errors):
         try:
             toks = d["tokens"]
             text, starts = offsets(toks)

@@ -6,7 +6,8 @@ import json
 from collections import defaultdict
 from pathlib import Path
 
-from reamo.converters.tokens import offsets, report, span_entity
+from reamo.converters.reading import report
+from reamo.converters.tokens import offsets, span_entity
 from reamo.records import Argument, Event, Record, Span
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from reamo.converters.tokens import offsets, report, span_entity
+from reamo.converters.reading import report
+from reamo.converters.tokens import offsets, span_entity
 from reamo.records import Record, Relation
 
 

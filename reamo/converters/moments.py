@@ -7,10 +7,9 @@ window; all gold windows are kept in `extra["moment"]` for moment-retrieval scor
 are not distributed with these annotations: records name them and mark them absent."""
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from reamo.converters.tokens import report
+from reamo.converters.reading import json_lines, read_json, report
 from reamo.records import Entity, Record
 
 SCHEMA = {"entity_types": ["moment"]}
@@ -45,23 +44,18 @@ def convert_charades_sta(path: Path, errors: list | None = None) -> list[Record]
 
 def convert_qvhighlights(path: Path, errors: list | None = None) -> list[Record]:
     out = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for lineno, d in json_lines(path, errors):
         try:
-            d = json.loads(line)
             out.append(moment_record(f"qvh-{d['qid']}", d["query"], f"videos/{d['vid']}.mp4",
                                      d["relevant_windows"], float(d["duration"])))
-        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+        except (KeyError, TypeError, ValueError) as e:
             report(errors, path, lineno, f"{type(e).__name__}: {e}")
     return out
 
 
 def convert_tacos(path: Path, errors: list | None = None) -> list[Record]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        report(errors, path, e.lineno, f"not valid JSON: {e.msg}")
+    data = read_json(path, errors)
+    if data is None:
         return []
     out = []
     for vid, d in data.items():

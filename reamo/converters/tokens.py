@@ -1,10 +1,10 @@
 """Token-level helpers shared by the converters: texts rebuilt from tokens with exact character offsets,
-BIO/BILOU spans, CoNLL-style sentence reading, and reporting a bad line without losing the others."""
+BIO/BILOU spans, CoNLL-style sentence reading, phrases located in a text."""
 from __future__ import annotations
 
 from pathlib import Path
 
-from reamo.errors import RecordError
+from reamo.converters.reading import report
 from reamo.records import Entity
 
 
@@ -63,14 +63,6 @@ def bio_sentences(path: Path, id_prefix: str, errors: list | None = None):
             continue
         toks.append(parts[0])
         tags.append(parts[-1])
-
-
-def report(errors: list | None, path, line: int | None, problem: str) -> None:
-    """Record a bad line (or raise when the caller keeps no error list)."""
-    err = RecordError(path, line, problem)
-    if errors is None:
-        raise err
-    errors.append(err)
 
 
 def find_span(text: str, phrase: str, after: int = 0) -> tuple[int, int] | None:

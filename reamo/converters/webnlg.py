@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reamo.converters.tokens import find_span, report
+from reamo.converters.reading import read_json, report
+from reamo.converters.tokens import find_span
 from reamo.records import Entity, Record, Relation
 
 
 def convert_webnlg(path: Path, errors: list | None = None) -> list[Record]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        report(errors, path, e.lineno, f"not valid JSON: {e.msg}")
+    data = read_json(path, errors)
+    if data is None:
         return []
     rel_file = path.parent / "rel2id.json"
     rels = None
