@@ -1,11 +1,10 @@
 """`reamo plan`: parameter counts from the meta-device model, the activation model against what autograd
 really saves at SmolLM2 shapes on the CPU, and the ZeRO arithmetic."""
 import pytest
-import torch
 
 from reamo.cli import main as cli_main
-from reamo.planning import (ADAM_BYTES, BF16, GIB, SAVED, LLMShape, ParameterCounts, activation_bytes,
-                            count_parameters, plan_inference, plan_training)
+from reamo.planning import (ADAM_BYTES, BF16, GIB, LLMShape, ParameterCounts, activation_bytes, count_parameters,
+                            plan_inference, plan_training)
 
 
 def test_vicuna_counts_equal_the_readme():
@@ -34,54 +33,20 @@ def test_zero_arithmetic_by_hand():
     assert [x.gpu["LLM weights"] for x in inf] == [1100 * 2, 1100 * 1, 1100 * 0.5]
 
 
-def _measured_saved_bytes(model, cfg, seq, mb, answer, checkpointing):
-    """Bytes of the tensors autograd saves in one training step (parameters excluded), as the step runs."""
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    from fullscale import ordinary_ids, sequences
-
-    from training.data import Batch
-
-    if checkpointing:
-        model.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    else:
-        model.llm.gradient_checkpointing_disable()
-    vocab = model.llm.get_input_embeddings().weight.shape[0]
-    ids, labels = sequences(mb, seq, answer, ordinary_ids(model.tokenizer, vocab))
-    params = {p.untyped_storage().data_ptr() for p in model.parameters()}
-    saved = {}
-
-    def pack(x):
-        ptr = x.untyped_storage().data_ptr()
-        if ptr not in params:
-            saved[ptr] = x.untyped_storage().nbytes()
-        return x
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda x: x):
-        loss = model.training_losses(Batch(ids, torch.ones_like(ids), labels), cfg.loss_weights)["loss"]
-    loss.backward()
-    return sum(saved.values())
-
-
 @pytest.mark.parametrize("checkpointing", [False, True])
 def test_activation_model_matches_measured_at_smollm2_shapes(checkpointing):
     """SmolLM2-135M + LoRA r=16 + new token rows in fp32 on the CPU, seq 256 x 2 with 64 answer tokens: the
     model's saved-activation bytes are within 25% of the bytes autograd saved during the forward (with
-    checkpointing: what stays between layers)."""
-    from reamo.api import Reamo
-    from training.config import TrainConfig
-    from training.engine import param_groups
+    checkpointing: what stays between layers). benchmarks/activation_memory.py prints more shapes."""
+    import sys
+    from pathlib import Path
 
-    model = Reamo.from_config("smollm2-135m", overrides={"max_length": 256}).model.train()
-    cfg = TrainConfig.from_yaml("configs/phases/phase4_meta.yaml", {"model": "smollm2-135m",
-                                                                     "trainable": ["lora", "new_tokens"]})
-    param_groups(model, cfg)
-    measured = _measured_saved_bytes(model, cfg, 256, 2, 64, checkpointing)
-    _, shape = count_parameters("smollm2-135m", "phase4_meta")
-    act = activation_bytes(shape, 256, 2, 64, dtype_bytes=4, checkpointing=checkpointing)
-    predicted = sum(act[k] for k in SAVED)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from activation_memory import build, measured_saved_bytes, predicted_saved_bytes
+
+    model, cfg = build(256)
+    measured = measured_saved_bytes(model, cfg, 256, 2, 64, checkpointing)
+    predicted = predicted_saved_bytes(256, 2, 64, checkpointing)
     assert abs(predicted - measured) / measured < 0.25, (predicted / GIB, measured / GIB)
 
 
