@@ -34,7 +34,7 @@ def measured_saved_bytes(model, cfg, seq: int, micro_batch: int, answer: int, ch
     import torch
 
     from fullscale import ordinary_ids, sequences
-    from training.data import Batch
+    from training.batch import Batch
 
     if checkpointing:
         model.llm.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

@@ -108,7 +108,7 @@ def reamo_training(a, meter) -> dict:
 
     from reamo.api import Reamo
     from training.config import TrainConfig
-    from training.data import Batch
+    from training.batch import Batch
     from training.engine import _LossModule, deepspeed_config, ensure_single_process_env, param_groups
 
     ensure_single_process_env()

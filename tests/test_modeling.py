@@ -84,7 +84,7 @@ def test_loss_is_masked_to_the_answer(reamo, inputs):
 
 def test_training_loss_computes_logits_only_at_answers_and_matches_the_full_loss(reamo, inputs):
     from training.config import LossWeights
-    from training.data import Batch
+    from training.batch import Batch
 
     batch, media = make_batch(reamo, ["T", "T+I+A", "V+A"], inputs)
     full = reamo.model(batch["input_ids"], batch["attention_mask"], batch["labels"], media)  # transformers' loss

@@ -9,48 +9,15 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
 from reamo.errors import MediaError, RecordError
-from reamo.processor import IGNORE_INDEX
 from reamo.records import Record, read_jsonl
 from training.config import TrainConfig
+from training.examples import PhaseExamples
 
 log = logging.getLogger("reamo.training")
-
-
-@dataclass
-class Batch:
-    """A collated micro-batch. `grounding` holds the heads' inputs and targets (see training.examples)."""
-
-    input_ids: torch.Tensor
-    attention_mask: torch.Tensor
-    labels: torch.Tensor
-    media: object = None  # reamo.modeling.MediaBatch
-    grounding: dict = field(default_factory=dict)
-    lm_denominator: float | None = None  # set by the loop: global answer tokens / world size
-
-    @property
-    def num_answer_tokens(self) -> int:
-        return int((self.labels[:, 1:] != IGNORE_INDEX).sum())
-
-    @property
-    def size(self) -> int:
-        return self.input_ids.shape[0]
-
-    @property
-    def num_tokens(self) -> int:
-        return int(self.attention_mask.sum())
-
-    def to(self, device) -> "Batch":
-        g = dict(self.grounding)
-        if "positions" in g:
-            g["positions"] = tuple(t.to(device) for t in g["positions"])
-        return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device),
-                     self.media.to(device) if self.media is not None else None, g, self.lm_denominator)
 
 
 def load_records(cfg: TrainConfig) -> tuple[list[tuple[Record, str]], list[RecordError]]:
@@ -106,8 +73,6 @@ class PhaseLoader:
 
 
 def build_dataloader(model, cfg: TrainConfig) -> PhaseLoader:
-    from training.examples import PhaseExamples
-
     # from the launcher's environment: the loader is built before deepspeed.initialize sets up the group
     import os
 

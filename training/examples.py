@@ -29,7 +29,7 @@ from reamo.records import Record
 from reamo.schemas import normalize_schema
 from reamo.tokens import MEDIA_MODALITIES
 from training.config import TrainConfig
-from training.data import Batch
+from training.batch import Batch
 
 log = logging.getLogger("reamo.training")
 
