@@ -4,7 +4,6 @@ import random
 import numpy as np
 import pytest
 
-from reamo.converters.conll import convert_conll2003
 from reamo.converters.tokens import bio_spans
 from reamo.evaluation.metrics import SetScores, matched_mask_ious, span_iou, tracklet_jaccard
 from reamo.masks import rle_encode
@@ -63,11 +62,17 @@ def test_bio_and_bilou_spans():
     assert bio_spans(["U-Loc", "B-Org", "I-Org", "L-Org", "O"]) == [(0, 1, "Loc"), (1, 4, "Org")]
 
 
-def test_ner_f1_equals_seqeval_on_real_conll(data_dir):
+@pytest.mark.parametrize("fmt,rel", [("conll2003", "text/conll2003/test.txt"),
+                                     ("twitter2017", "multimodal/twitter2017/test.txt")])
+def test_ner_f1_equals_seqeval_on_real_data(fmt, rel, data_dir):
+    """Perturbed gold (dropped, retyped, boundary-shifted and spurious entities) scored by Reamo and by seqeval."""
+    from reamo.converters import read_format
+
     seqeval = pytest.importorskip("seqeval.metrics")
-    recs = convert_conll2003(data_dir / "text" / "conll2003" / "test.txt")[:300]
+    recs = read_format(fmt, data_dir / rel)[:300]
     rng = random.Random(0)
     y_true, y_pred, s = [], [], SetScores()
+    n_spurious = 0
     for r in recs:
         toks = r.text.split(" ")
         starts = np.cumsum([0] + [len(t) + 1 for t in toks[:-1]]).tolist()
@@ -94,11 +99,18 @@ def test_ner_f1_equals_seqeval_on_real_conll(data_dir):
                 t = e.text.rsplit(" ", 1)[0]
                 e = Entity(t, e.type, e.start, e.start + len(t))
             pred.append(e)
+        free = [i for i, t in enumerate(tags(r.entities)) if t == "O" and tags(pred)[i] == "O"]
+        if free and rng.random() < 0.3:  # a spurious one-token entity where nothing is
+            i = rng.choice(free)
+            pred.append(Entity(toks[i], "organization", starts[i], starts[i] + len(toks[i])))
+            n_spurious += 1
         y_true.append(tags(r.entities))
         y_pred.append(tags(pred))
         s.add(Record(r.id, "ner", r.text, entities=pred), r)
+    assert n_spurious > 20
     assert s.ner.f1 == pytest.approx(seqeval.f1_score(y_true, y_pred), abs=1e-9)
     assert s.ner.precision == pytest.approx(seqeval.precision_score(y_true, y_pred), abs=1e-9)
+    assert s.ner.recall == pytest.approx(seqeval.recall_score(y_true, y_pred), abs=1e-9)
     assert 0.5 < s.ner.f1 < 0.95
 
 
