@@ -196,6 +196,21 @@ def fbank_frames(wave: torch.Tensor, num_mel_bins: int = 128) -> torch.Tensor:
 
 
 # ---- long audio, streamed from its file ---------------------------------------------------------------------
+def release_memory() -> None:
+    """Give freed heap memory back to the system (glibc's malloc_trim; nothing elsewhere)."""
+    global _TRIM
+    if _TRIM is None:
+        try:
+            import ctypes
+
+            _TRIM = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _TRIM = False
+    if _TRIM:
+        _TRIM(0)
+
+
+_TRIM = None
 FRAME_SHIFT, FRAME_LENGTH = 160, 400  # kaldi fbank at 16 kHz: 10 ms hop, 25 ms window (snip_edges)
 
 
@@ -248,11 +263,17 @@ class AudioStream:
         return 1 + (self.num_samples - FRAME_LENGTH) // FRAME_SHIFT
 
     def fbank_windows(self, window_frames: int, num_mel_bins: int = 128):
-        """Yield the normalised fbank frames [T, mel] of consecutive windows of `window_frames` frames."""
+        """Yield the normalised fbank frames [T, mel] of consecutive windows of `window_frames` frames. After
+        each window the freed memory goes back to the system (`release_memory`): the windows' arrays are a few
+        MB each, and glibc would otherwise keep them on a heap that grows with the recording's length."""
         for f0 in range(0, self.num_frames, window_frames):
             f1 = min(self.num_frames, f0 + window_frames)
             wave = self.read(f0 * FRAME_SHIFT, (f1 - 1) * FRAME_SHIFT + FRAME_LENGTH)
-            yield (_kaldi_fbank(wave, num_mel_bins) - AUDIO_MEAN) / AUDIO_STD
+            frames = (_kaldi_fbank(wave, num_mel_bins) - AUDIO_MEAN) / AUDIO_STD
+            del wave
+            yield frames
+            del frames
+            release_memory()
 
     def clips(self, num_mel_bins: int = 128, target_length: int = 204, clip_duration: float = 2,
               clips: int = 3) -> torch.Tensor:
@@ -264,16 +285,26 @@ class AudioStream:
         return torch.stack(out)
 
     def envelope(self, rate: float = 50.0, block_s: float = 60.0) -> torch.Tensor:
-        """The peak absolute amplitude per 1/rate seconds (for pictures), read block by block."""
-        hop = int(SAMPLE_RATE / rate)
-        block = int(block_s * SAMPLE_RATE) // hop * hop
-        out = []
-        for a in range(0, self.num_samples, block):
-            w = self.read(a, a + block)
-            n = len(w) // hop
-            if n:
-                out.append(w[: n * hop].abs().reshape(n, hop).amax(1))
-        return torch.cat(out) if out else torch.zeros(1)
+        """The peak absolute amplitude per 1/rate seconds (for pictures): one pass over the file through one
+        reused buffer (fresh arrays per block fragmented the heap: RSS grew with the length)."""
+        import soundfile as sf
+
+        hop = max(1, int(round(self.file_rate / rate)))  # in file samples: the envelope needs no resampling
+        block = max(hop, int(block_s * self.file_rate) // hop * hop)
+        out = np.zeros(self.file_frames // hop + 1, np.float32)
+        n = 0
+        try:
+            with sf.SoundFile(str(self.path)) as f:
+                buf = np.empty((block, f.channels), np.float32)
+                for chunk in f.blocks(dtype="float32", always_2d=True, out=buf):
+                    k = len(chunk) // hop
+                    if k:
+                        peaks = np.abs(chunk[: k * hop]).reshape(k, hop, -1).max(axis=(1, 2))
+                        out[n: n + k] = peaks
+                        n += k
+        except Exception as e:
+            raise MediaDecodeError(self.who, f"cannot decode audio: {e}") from None
+        return torch.from_numpy(out[: max(n, 1)].copy())
 
 
 # ---- video -----------------------------------------------------------------------------------------------
