@@ -114,7 +114,7 @@ def reamo_training(a, meter) -> dict:
     ensure_single_process_env()
     meter.reset()
     cfg = TrainConfig.from_yaml(REPO / "configs" / "phases" / "phase4_meta.yaml", {
-        "model": a.config, "init_from": None, "trainable": ["lora", "new_tokens"], "micro_batch_size": a.micro_batch,
+        "model": a.config, "init_from": None, "trainable": a.trainable, "micro_batch_size": a.micro_batch,
         "max_length": a.seq, "precision": "bf16" if a.device == "cuda" else "fp32",
         "lr": {"lora": 2e-4, "new_tokens": 2e-4}})
     model = Reamo.from_config(a.config, overrides={"max_length": a.seq}, device=a.device).model
@@ -238,6 +238,8 @@ def main():
     ap.add_argument("--bandwidth-gbs", type=float, default=3350.0, help="memory bandwidth (H100 SXM HBM3: 3350)")
     ap.add_argument("--parts", nargs="*", default=["reamo", "hf", "decode"])
     ap.add_argument("--work", default="runs/fullscale")
+    ap.add_argument("--trainable", nargs="+", default=["lora", "new_tokens"],
+                    help="Reamo's trainable groups (phase 4: LoRA and the new token rows; the HF loop trains LoRA)")
     a = ap.parse_args()
     if a.device == "cpu":
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
