@@ -116,7 +116,7 @@ def _text_only(records: list[Record]) -> list[Record]:
 
 def _spoken(records: list[Record], speaker, folder: Path, audio_only: bool, cache: dict) -> tuple[list, dict]:
     """Speech variants of `records`: a WAV per record in folder/audio/ and every span with its audio span."""
-    from reamo.benchmark.speech import check_word_times, span_times, write_wav
+    from reamo.benchmark.speech import check_word_times, write_wav
 
     out, checks = [], []
     for r in records:
@@ -133,11 +133,11 @@ def _spoken(records: list[Record], speaker, folder: Path, audio_only: bool, cach
         d["image"] = d["video"] = None
         d.pop("media_absent", None)
         for e in d["entities"]:
-            _ground(e, spoken, span_times)
+            _ground(e, spoken)
         for ev in d["events"]:
-            _ground(ev, spoken, span_times, trig=ev["trigger"])
+            _ground(ev, spoken, trig=ev["trigger"])
             for a in ev["arguments"]:
-                _ground(a, spoken, span_times)
+                _ground(a, spoken)
         if audio_only:
             d["text"] = None
             for x in d["entities"] + [a for ev in d["events"] for a in ev["arguments"]]:
@@ -151,7 +151,11 @@ def _spoken(records: list[Record], speaker, folder: Path, audio_only: bool, cach
     return out, summary
 
 
-def _ground(item: dict, spoken, span_times, trig: dict | None = None) -> None:
+def _ground(item: dict, spoken, trig: dict | None = None) -> None:
+    """The item's (or its trigger's) audio span from the spoken words; other groundings are dropped (the
+    spoken variant has no image or video)."""
+    from reamo.benchmark.speech import span_times
+
     src = trig if trig is not None else item
     span = span_times(spoken, src.get("start"), src.get("end"))
     g = {k: v for k, v in (item.get("grounding") or {}).items() if k == "audio"}

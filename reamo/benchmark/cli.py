@@ -21,7 +21,7 @@ def _pairs(values: list[str], flag: str) -> dict:
 
 def run(args) -> int:
     from reamo.benchmark.build import BuildOptions, build_benchmark
-    from reamo.demo.examples import default_shared_data
+    from reamo.paths import default_shared_data
 
     data = Path(args.data) if args.data else default_shared_data()
     opts = BuildOptions(data_dir=data, per_set=args.per_set, seed=args.seed, speech=not args.no_speech,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reamo.demo.examples import EXAMPLE_COLUMNS, corpus_examples, default_shared_data, shared_media_examples
+from reamo.demo.examples import EXAMPLE_COLUMNS, corpus_examples, shared_media_examples
 from reamo.demo.service import TABLE_HEADERS, DemoLimits, DemoRequest, DemoService
 
 HOW_TO_GET_A_MODEL = """reamo demo needs a trained model folder (--model DIR). To make one on this machine:
@@ -82,6 +82,8 @@ def example_rows(model_dir: Path | None, examples: str | None, shared_data: str 
     corpus = Path(examples) if examples else (model_dir.parent / "corpus" if model_dir else None)
     if corpus is not None:
         rows += corpus_examples(corpus)
+    from reamo.paths import default_shared_data
+
     rows += shared_media_examples(shared_data if shared_data else default_shared_data(), workdir)
     assert all(len(r) == len(EXAMPLE_COLUMNS) for r in rows)
     return rows

@@ -2,7 +2,6 @@
 training) and real media from the shared data folder, when they are present."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from reamo.errors import RecordError
@@ -64,12 +63,3 @@ def shared_media_examples(data_dir: str | Path | None, workdir: Path) -> list[li
     except ImportError:
         pass
     return rows
-
-
-def default_shared_data() -> Path | None:
-    """REAMO_SHARED_DATA, else ../shared/data beside the working directory, when it exists."""
-    env = os.environ.get("REAMO_SHARED_DATA")
-    for cand in ([Path(env)] if env else []) + [Path.cwd().parent / "shared" / "data"]:
-        if cand.is_dir():
-            return cand
-    return None
