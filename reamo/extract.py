@@ -11,7 +11,7 @@ import logging
 import torch
 
 from grounding import MODULES, GroundingRequest
-from reamo.errors import ReamoError
+from reamo.errors import InputError, ReamoError
 from reamo.formats import parse_answer
 from reamo.inputs import as_item, load_item_media
 from reamo.processor import IGNORE_INDEX
@@ -36,9 +36,14 @@ def _attach(result: ExtractionResult, targets: list, modality: str, grounding: d
 
 
 def extract(model, inputs, task: str = "ner", schema=None, max_new_tokens: int = 256, batch_size: int = 8,
-            progress: bool = False, base_dir=None) -> list[ExtractionResult]:
+            progress: bool = False, base_dir=None, answers: list[str] | None = None) -> list[ExtractionResult]:
+    """`answers` (one per input): answers to use instead of generating them (teacher forcing, e.g. the gold
+    answer with its meta-response), so that the parse, the </Instruction> states and the grounding heads can
+    be evaluated apart from what the LLM would have written."""
     schema = normalize_schema(task, schema)  # call-level errors (unknown task, bad schema) raise here
     items = list(inputs)
+    if answers is not None and len(answers) != len(items):
+        raise InputError("answers", f"{len(answers)} answers for {len(items)} inputs")
     results: list[ExtractionResult] = []
     batches = range(0, len(items), batch_size)
     if progress:
@@ -46,12 +51,15 @@ def extract(model, inputs, task: str = "ner", schema=None, max_new_tokens: int =
 
         batches = tqdm(batches, desc="extract", unit="batch")
     for lo in batches:
-        results.extend(_extract_batch(model, items[lo: lo + batch_size], lo, task, schema, max_new_tokens, base_dir))
+        forced = answers[lo: lo + batch_size] if answers is not None else None
+        results.extend(_extract_batch(model, items[lo: lo + batch_size], lo, task, schema, max_new_tokens, base_dir,
+                                      forced))
     return results
 
 
 @torch.no_grad()
-def _extract_batch(model, raw_items, offset, task, schema, max_new_tokens, base_dir) -> list[ExtractionResult]:
+def _extract_batch(model, raw_items, offset, task, schema, max_new_tokens, base_dir,
+                   forced=None) -> list[ExtractionResult]:
     results, runnable = [], []
     for k, raw in enumerate(raw_items):
         idx = offset + k
@@ -67,7 +75,7 @@ def _extract_batch(model, raw_items, offset, task, schema, max_new_tokens, base_
             enc = model.processor.encode(prompt)
             if enc.truncated:
                 res.warnings.append(f"input longer than max_length={model.config.max_length} tokens: text truncated")
-            runnable.append((res, enc, loaded))
+            runnable.append((res, enc, loaded, None if forced is None else forced[k]))
         except ReamoError as e:
             res.error = e
         results.append(res)
@@ -75,18 +83,21 @@ def _extract_batch(model, raw_items, offset, task, schema, max_new_tokens, base_
         return results
     device = model.device
     proc, tok = model.processor, model.tokenizer
-    batch = proc.collate([r[1] for r in runnable], padding_side="left")
     media = model.media_batch([r[2] for r in runnable]).to(device)
-    gen = model.generate(batch["input_ids"].to(device), batch["attention_mask"].to(device), media,
-                         max_new_tokens=max_new_tokens)
-    answers_ids = []
-    for row in gen.tolist():
-        cut = len(row)
-        for j, t in enumerate(row):
-            if t == tok.eos_token_id:
-                cut = j
-                break
-        answers_ids.append(row[:cut])
+    if forced is not None:
+        answers_ids = [tok.encode(r[3], add_special_tokens=False) for r in runnable]
+    else:
+        batch = proc.collate([r[1] for r in runnable], padding_side="left")
+        gen = model.generate(batch["input_ids"].to(device), batch["attention_mask"].to(device), media,
+                             max_new_tokens=max_new_tokens)
+        answers_ids = []
+        for row in gen.tolist():
+            cut = len(row)
+            for j, t in enumerate(row):
+                if t == tok.eos_token_id:
+                    cut = j
+                    break
+            answers_ids.append(row[:cut])
     # one forward over prompt + answer for the hidden states of the </Instruction> tokens
     full = [type(r[1])(r[1].input_ids + a, [IGNORE_INDEX] * len(r[1].input_ids) + a, r[1].media_counts)
             for r, a in zip(runnable, answers_ids)]
@@ -98,7 +109,7 @@ def _extract_batch(model, raw_items, offset, task, schema, max_new_tokens, base_
         hidden = out.hidden_states
         positions = model.instruction_end_positions(fb["input_ids"], fb["labels"])
     requests, owners = [], []
-    for row, ((res, enc, loaded), a_ids) in enumerate(zip(runnable, answers_ids)):
+    for row, ((res, enc, loaded, _), a_ids) in enumerate(zip(runnable, answers_ids)):
         text = tok.decode(a_ids, skip_special_tokens=False)
         res.raw_output = text
         parsed = parse_answer(text, task, schema, input_text=res.text)
