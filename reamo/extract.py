@@ -23,16 +23,9 @@ log = logging.getLogger("reamo.extract")
 
 def _attach(result: ExtractionResult, targets: list, modality: str, grounding: dict) -> None:
     for t in targets:
-        kind = t[0]
-        if kind == "entity":
-            result.entities[t[1]].grounding[modality] = grounding
-        elif kind == "event":
-            result.events[t[1]].grounding[modality] = grounding
-        elif kind == "argument":
-            result.events[t[1]].arguments[t[2]].grounding[modality] = grounding
-        elif kind in ("relation_head", "relation_tail"):
-            ent = getattr(result.relations[t[1]], kind.split("_")[1])
-            ent.grounding[modality] = grounding
+        item = result.target(t)
+        if item is not None:
+            item.grounding[modality] = grounding
 
 
 def extract(model, inputs, task: str = "ner", schema=None, max_new_tokens: int = 256, batch_size: int = 8,

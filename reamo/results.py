@@ -44,6 +44,25 @@ class ExtractionResult:
     def ok(self) -> bool:
         return self.error is None
 
+    def target(self, t):
+        """The extracted item an instruction target points at: ("entity", i), ("event", i) (the event, grounded
+        by its trigger), ("argument", i, j), ("relation_head", i) / ("relation_tail", i) (the relation's Entity);
+        None when the target points at nothing (a stale index, or a relation given by entity index)."""
+        try:
+            kind = t[0]
+            if kind == "entity":
+                return self.entities[t[1]]
+            if kind == "event":
+                return self.events[t[1]]
+            if kind == "argument":
+                return self.events[t[1]].arguments[t[2]]
+            if kind in ("relation_head", "relation_tail"):
+                ent = getattr(self.relations[t[1]], kind.split("_")[1])
+                return ent if hasattr(ent, "grounding") else None
+        except (IndexError, TypeError):
+            return None
+        return None
+
     def to_record(self) -> Record:
         return Record(self.id, self.task, self.text, self.media.get("image"), self.media.get("audio"),
                       self.media.get("video"), self.schema, self.entities, self.relations, self.events)

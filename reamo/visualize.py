@@ -39,20 +39,11 @@ def _summary(result) -> str:
 
 def target_label(result, target) -> str | None:
     """The text of the extracted item an instruction target points at, e.g. ("entity", 0) -> "Alice"."""
-    try:
-        kind = target[0]
-        if kind == "entity":
-            return result.entities[target[1]].text
-        if kind == "event":
-            return result.events[target[1]].trigger.text
-        if kind == "argument":
-            return result.events[target[1]].arguments[target[2]].text
-        if kind in ("relation_head", "relation_tail"):
-            ent = getattr(result.relations[target[1]], kind.split("_")[1])
-            return getattr(ent, "text", None)
-    except (IndexError, TypeError):
+    item = result.target(target)
+    if item is None:
         return None
-    return None
+    trigger = getattr(item, "trigger", None)  # an event is named by its trigger
+    return trigger.text if trigger is not None else item.text
 
 
 def grounded_items(result) -> dict[str, list[tuple[str, dict, tuple]]]:
