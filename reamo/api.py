@@ -44,6 +44,12 @@ class Reamo:
         checkpoint.load_into(model, directory)
         return cls(model.to(device))
 
+    @classmethod
+    def load(cls, spec: str | Path, device: str | torch.device = "cpu") -> "Reamo":
+        """A checkpoint folder (`from_pretrained`), or else a model config name or YAML (`from_config`)."""
+        return cls.from_pretrained(spec, device=device) if Path(spec).is_dir() else cls.from_config(str(spec),
+                                                                                                   device=device)
+
     def save_pretrained(self, directory: str | Path) -> Path:
         return checkpoint.save_pretrained(self.model, directory)
 

@@ -8,15 +8,6 @@ from pathlib import Path
 from reamo.errors import InputError
 
 
-def _load_model(spec: str):
-    from reamo.api import Reamo
-
-    p = Path(spec)
-    if p.is_dir():
-        return Reamo.from_pretrained(p)
-    return Reamo.from_config(spec)
-
-
 def _schema(args):
     if args.schema:
         try:
@@ -30,7 +21,9 @@ def _schema(args):
 
 def run_extract(args) -> int:
     schema = _schema(args)
-    reamo = _load_model(args.model)
+    from reamo.api import Reamo
+
+    reamo = Reamo.load(args.model)
     base_dir = None
     if args.inputs:
         from reamo.records import read_jsonl

@@ -99,7 +99,7 @@ def run_demo(args) -> int:
     from reamo.api import Reamo
 
     model_dir = Path(args.model)
-    reamo = Reamo.from_pretrained(model_dir) if model_dir.is_dir() else Reamo.from_config(args.model)
+    reamo = Reamo.load(model_dir)
     limits = DemoLimits(max_audio_seconds=args.max_audio_seconds, max_video_seconds=args.max_video_seconds,
                         max_new_tokens=args.max_new_tokens)
     service = DemoService(reamo.eval(), limits, model_name=str(model_dir))

@@ -27,10 +27,10 @@ def run(args) -> int:
         return 0
     if not (args.model and args.benchmark):
         raise InputError("reamo eval", "give --model and --benchmark, or --predictions and --gold")
-    from reamo.cli_extract import _load_model
+    from reamo.api import Reamo
     from reamo.evaluation.runner import run_benchmark
 
-    results = run_benchmark(_load_model(args.model), args.benchmark, out, args.batch_size, args.limit,
+    results = run_benchmark(Reamo.load(args.model), args.benchmark, out, args.batch_size, args.limit,
                             max_new_tokens=args.max_new_tokens)
     if results:  # under a launcher only rank 0 reports
         print(markdown_table(results))
