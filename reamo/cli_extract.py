@@ -74,8 +74,8 @@ def _run_sharded(reamo, items, schema, args, base_dir, shard) -> int:
     mine = shard.take(items)
     results = reamo.extract([x for _, x in mine], task=args.task, schema=schema, max_new_tokens=args.max_new_tokens,
                             batch_size=args.batch_size, progress=shard.rank == 0, base_dir=base_dir)
-    for (i, item), r in zip(mine, results):  # ids as one process gives them: the record's, else the input index
-        r.id = str(getattr(item, "id", None) or (item.get("id", i) if isinstance(item, dict) else i))
+    for (i, record), r in zip(mine, results):  # ids as one process gives them: the record's, else the input index
+        r.id = record.id or str(i)
     out = Path(args.out)
     write_part(shard.part(out), [(i, r.to_json()) for (i, _), r in zip(mine, results)])
     for r in results:

@@ -24,13 +24,20 @@ def error_message(d: dict) -> str | None:
     return None if not e else f"{e.get('type', 'Error')}: {e.get('message', '')}"
 
 
+def by_task_and_schema(records: list[Record]) -> list[list[int]]:
+    """Indices of `records` grouped by (task, schema), in first-seen order: one extract call takes one task and
+    one schema, and records of a set may carry their own schema."""
+    groups: dict = {}
+    for i, g in enumerate(records):
+        groups.setdefault((g.task, json.dumps(g.schema, sort_keys=True)), []).append(i)
+    return list(groups.values())
+
+
 def predict_records(reamo, gold: list[Record], base_dir, batch_size: int = 8, max_new_tokens: int = 256):
     """Extract on gold records (batched per task and schema), returning ExtractionResults in gold order."""
     out = [None] * len(gold)
-    groups: dict = {}
-    for i, g in enumerate(gold):
-        groups.setdefault((g.task, json.dumps(g.schema, sort_keys=True)), []).append(i)
-    for (task, _), idx in groups.items():
+    for idx in by_task_and_schema(gold):
+        task = gold[idx[0]].task
         recs = [gold[i] for i in idx]
         res = reamo.extract([eval_input(g) for g in recs], task=task, schema=recs[0].schema, batch_size=batch_size, base_dir=base_dir,
                             max_new_tokens=max_new_tokens)
@@ -81,11 +88,9 @@ def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8
         done = _read_predictions([pred_path] + (shard.parts(pred_path) if shard.distributed else []))
         # this rank's gold items by position (stable whatever the other ranks have written meanwhile), less
         # those already predicted (resume)
-        todo = [g for k, g in enumerate(gold) if k % shard.world == shard.rank and g.id not in done]
-        groups: dict = {}  # one extract call per (task, schema): records of a set may carry their own schema
-        for g in todo:
-            groups.setdefault((g.task, json.dumps(g.schema, sort_keys=True)), []).append(g)
-        chunks = [grp[lo: lo + batch_size] for grp in groups.values() for lo in range(0, len(grp), batch_size)]
+        todo = [g for _, g in shard.take(gold) if g.id not in done]
+        chunks = [[todo[i] for i in idx[lo: lo + batch_size]] for idx in by_task_and_schema(todo)
+                  for lo in range(0, len(idx), batch_size)]
         with shard.part(pred_path).open("a") as f:
             for chunk in chunks:
                 res = reamo.extract([eval_input(g) for g in chunk], task=chunk[0].task, schema=chunk[0].schema,
@@ -99,20 +104,19 @@ def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8
                 if progress:
                     who = f" (rank {shard.rank})" if shard.distributed else ""
                     print(f"{combo}/{name}: {len(done)}/{len(gold)}{who}", flush=True)
-        sets.append((combo, name, gold, pred_path))
+        sets.append((combo, name, gold, pred_path, done))
     shard.barrier()
     if shard.rank != 0:
         return {}
     results = {}
-    for combo, name, gold, pred_path in sets:
-        if shard.distributed:  # merge: every prediction once, in gold order
+    for combo, name, gold, pred_path, done in sets:
+        if shard.distributed:  # merge the other ranks' parts: every prediction once, in gold order
             parts = shard.parts(pred_path)
             done = _read_predictions([pred_path] + parts)
             pred_path.write_text("".join(json.dumps(done[g.id], ensure_ascii=False) + "\n" for g in gold
                                          if g.id in done))
             for p in parts:
                 p.unlink(missing_ok=True)
-        done = _read_predictions([pred_path])
         scores = SetScores()
         for g in gold:
             d = done.get(g.id)
