@@ -98,6 +98,7 @@ class AudioSegmentationHead(nn.Module):
         return out
 
     def loss(self, logits: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        logits = logits.float()  # float32 even in a bf16 model: the mean runs over many frames
         m = mask.to(logits.dtype)
         bce = F.binary_cross_entropy_with_logits(logits, target.to(logits.dtype), reduction="none")
         return (bce * m).sum() / m.sum().clamp(min=1)

@@ -89,8 +89,9 @@ def upscale_logits(low: torch.Tensor, input_size, original_size, img_size: int) 
 
 
 def dice_bce_loss(logits: torch.Tensor, target: torch.Tensor, bce_w: float, dice_w: float) -> torch.Tensor:
-    """LISA's mask loss for one mask: per-pixel BCE * bce_w + dice * dice_w."""
-    target = target.to(logits.dtype)
+    """LISA's mask loss for one mask: per-pixel BCE * bce_w + dice * dice_w, in float32 (a bf16 sum over
+    thousands of pixels loses the small differences the loss is made of)."""
+    logits, target = logits.float(), target.float()
     bce = F.binary_cross_entropy_with_logits(logits, target)
     p = logits.sigmoid().flatten()
     t = target.flatten()
@@ -135,6 +136,9 @@ class ImageSegmentationHead(nn.Module):
         q = queries.shape[0]
         tokens = self.query_proj(queries.to(self.query_proj[0].weight.dtype)).view(q, self.cfg.num_query_tokens, -1)
         sparse0, dense0 = self.prompt_encoder(points=None, boxes=None, masks=None)
+        # SAM makes its empty sparse prompt in the default dtype (float32): in a bf16 model it would promote
+        # the decoder's tokens to float32 and the decoder's bf16 weights would refuse them
+        sparse0, dense0 = sparse0.to(tokens.dtype), dense0.to(tokens.dtype)
         low = torch.empty(q, *[4 * s for s in features.embeddings.shape[-2:]], device=queries.device, dtype=tokens.dtype)
         iou = torch.empty(q, device=queries.device, dtype=tokens.dtype)
         image_index = torch.as_tensor(image_index, device=queries.device)
@@ -142,7 +146,7 @@ class ImageSegmentationHead(nn.Module):
             sel = (image_index == i).nonzero().flatten()
             sparse = torch.cat([sparse0.expand(len(sel), -1, -1), tokens[sel]], dim=1)
             masks, iou_pred = self.mask_decoder(
-                image_embeddings=features.embeddings[i: i + 1].to(tokens.dtype), image_pe=self.prompt_encoder.get_dense_pe(),
+                image_embeddings=features.embeddings[i: i + 1].to(tokens.dtype), image_pe=self.prompt_encoder.get_dense_pe().to(tokens.dtype),
                 sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense0.expand(len(sel), -1, -1, -1),
                 multimask_output=False)
             low[sel] = masks[:, 0]

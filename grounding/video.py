@@ -59,7 +59,8 @@ class VideoTrackingHead(nn.Module):
                 if gt_presence[q, f] > 0:
                     flat_q.append(q * out.num_frames + f)
                     flat_masks.append(m)
-        pres = F.binary_cross_entropy_with_logits(out.presence_logits, gt_presence.to(out.presence_logits))
+        pres = F.binary_cross_entropy_with_logits(out.presence_logits.float(),
+                                                  gt_presence.float().to(out.presence_logits.device))
         if not flat_q:
             return pres
         cfg = self.image_head.cfg

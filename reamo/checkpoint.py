@@ -87,7 +87,9 @@ def save_pretrained(model, directory: str | Path) -> Path:
         model.tokenizer.save_pretrained(str(tmp / "tokenizer"))
         files = ["config.yaml", "tokenizer", "reamo.safetensors"]
         if model.config.lora.enabled:
-            model.llm.save_pretrained(str(tmp / "adapter"), safe_serialization=True)
+            # the adapter only: the new token rows are in it (trainable_tokens_delta); peft would otherwise
+            # add whole embedding matrices when the base folder's config shows the resized vocabulary
+            model.llm.save_pretrained(str(tmp / "adapter"), safe_serialization=True, save_embedding_layers=False)
             files.append("adapter")
         _save_tensors(trained_state(model), tmp / "reamo.safetensors")
         prefixes = _base_keys(model)

@@ -4,7 +4,7 @@
     reamo train     --config configs/phases/phase1_uie.yaml [--set key=value ...]
     reamo eval      --model DIR --benchmark DIR --out DIR     |   --predictions P.jsonl --gold G.jsonl
     reamo data convert --format NAME IN OUT.jsonl
-    reamo quickstart [--out DIR] [--smoke]
+    reamo quickstart [--out DIR] [--smoke] [--recipe smollm2|tiny]
     reamo demo      --model DIR [--host 127.0.0.1] [--port 7860]
     reamo bench build --out BENCH [--data DIR] [--per-set 200] [--no-speech]
     reamo plan      --config vicuna-7b --phase phase4_meta --gpus 8 --zero 2 [--micro-batch 1 --seq 2048]
@@ -132,6 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     q = sub.add_parser("quickstart", help="generate a grounded corpus, train all four phases on CPU, evaluate")
     q.add_argument("--out", default="runs/quickstart")
     q.add_argument("--smoke", action="store_true", help="a tiny size that runs in a few minutes (CI)")
+    q.add_argument("--recipe", default="smollm2",
+                   help="configs/quickstart/NAME.yaml or a YAML path: smollm2 (default, the pretrained backbone) or "
+                        "tiny (a small LLaMA from scratch)")
     q.add_argument("--seed", type=int, default=0)
     q.set_defaults(func=cmd_quickstart)
 

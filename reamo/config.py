@@ -26,6 +26,7 @@ class LLMConfig(Config):
     path: str | None = None
     package: str | None = None
     gguf_file: str | None = None  # a GGUF file inside the folder (needs the `gguf` package)
+    gguf_cache: bool = True  # load a GGUF file through a de-quantized copy under $REAMO_CACHE (written once)
     tokenizer: str | None = None  # a tokenizer folder, or "tiny" for the bundled BPE; default: the checkpoint's
     chat_template: Literal["vicuna", "chatml"] = "vicuna"  # how prompts are wrapped for this backbone
     hidden_size: int = 64

@@ -5,6 +5,9 @@ Nothing here reaches a hub: checkpoints load from local paths only (`local_files
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import torch
@@ -32,6 +35,60 @@ def resolve_llm_path(cfg: LLMConfig) -> Path | None:
     return None
 
 
+def cache_root() -> Path:
+    """Where Reamo keeps what it derives from local checkpoints: $REAMO_CACHE, else ~/.cache/reamo."""
+    return Path(os.environ.get("REAMO_CACHE") or Path.home() / ".cache" / "reamo").expanduser()
+
+
+def gguf_as_folder(path: Path, gguf_file: str) -> Path:
+    """An ordinary transformers folder (config, float32 safetensors, tokenizer) holding the de-quantized
+    weights of a GGUF checkpoint. transformers de-quantizes a GGUF file on every load (about 20 s for
+    SmolLM2-135M on 2 cores, for each phase and each evaluation); the first load writes the folder under
+    cache_root()/gguf, keyed by the file's name, size and modification time, and later loads read it. The
+    weights are the de-quantized values exactly (float32 holds them), so both routes give the same model."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    src = path / gguf_file
+    if not src.is_file():
+        raise CheckpointError(src, "GGUF file not found")
+    st = src.stat()
+    folder = cache_root() / "gguf" / f"{src.stem}-{st.st_size}-{st.st_mtime_ns}"
+    if (folder / "config.json").is_file():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    os.chmod(tmp, 0o755)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(str(path), gguf_file=gguf_file, dtype=torch.float32,
+                                                     local_files_only=True)
+        # transformers marks a model read from GGUF as quantized and will not save it as it is; the weights
+        # are plain float32 tensors after de-quantization
+        model.hf_quantizer, model.is_quantized = None, False
+        model.config.__dict__.pop("quantization_config", None)
+        model.save_pretrained(str(tmp), safe_serialization=True)
+        AutoTokenizer.from_pretrained(str(path), gguf_file=gguf_file, local_files_only=True).save_pretrained(str(tmp))
+        try:
+            os.replace(tmp, folder)
+        except OSError:  # another process (a second rank) wrote it first
+            pass
+    except (OSError, ValueError) as e:
+        raise CheckpointError(src, f"cannot convert the GGUF checkpoint: {e}") from None
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def checkpoint_folder(cfg: LLMConfig) -> tuple[Path | None, dict]:
+    """The folder to load the LLM (and its tokenizer) from, and the extra from_pretrained arguments."""
+    path = resolve_llm_path(cfg)
+    if path is not None and cfg.gguf_file:
+        if cfg.gguf_cache:
+            return gguf_as_folder(path, cfg.gguf_file), {}
+        return path, {"gguf_file": cfg.gguf_file}
+    return path, {}
+
+
 def build_tokenizer(cfg: LLMConfig):
     """The tokenizer: the bundled tiny BPE for random-init configs, else the checkpoint's own."""
     from transformers import AutoTokenizer, PreTrainedTokenizerFast
@@ -41,8 +98,7 @@ def build_tokenizer(cfg: LLMConfig):
         tok = PreTrainedTokenizerFast(tokenizer_file=str(TINY_TOKENIZER), bos_token="<s>", eos_token="</s>",
                                       unk_token="<unk>", pad_token="<unk>")
     else:
-        src = Path(cfg.tokenizer).expanduser() if cfg.tokenizer else path
-        kwargs = {"gguf_file": cfg.gguf_file} if cfg.gguf_file and not cfg.tokenizer else {}
+        src, kwargs = (Path(cfg.tokenizer).expanduser(), {}) if cfg.tokenizer else checkpoint_folder(cfg)
         try:
             tok = AutoTokenizer.from_pretrained(str(src), local_files_only=True, **kwargs)
         except (OSError, ValueError) as e:
@@ -81,7 +137,7 @@ def build_llm(cfg: LLMConfig, tokenizer, device: str | torch.device | None = Non
         with torch.device(device or "cpu"):
             model = LlamaForCausalLM(conf).to(dtype)
     else:
-        kwargs = {"gguf_file": cfg.gguf_file} if cfg.gguf_file else {}
+        path, kwargs = checkpoint_folder(cfg)
         try:
             model = AutoModelForCausalLM.from_pretrained(str(path), dtype=dtype, local_files_only=True,
                                                          attn_implementation=cfg.attn_implementation, **kwargs)

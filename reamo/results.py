@@ -78,7 +78,9 @@ class ExtractionResult:
     def to_json(self, **kw) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, **kw)
 
-    def visualize(self, path: str | Path) -> Path:
+    def visualize(self, path: str | Path, gold_audio: list[tuple[str, list]] | None = None) -> Path:
+        """Draw the result (text, then a panel per medium) to `path`; `gold_audio` [(label, spans)] adds gold
+        spans to the waveform."""
         from reamo.visualize import draw_result
 
-        return draw_result(self, path)
+        return draw_result(self, path, gold_audio=gold_audio)

@@ -151,7 +151,9 @@ class _World:
 
 
 def _pick_entities(rng, names, k, allowed_types):
-    types = [str(rng.choice(allowed_types)) for _ in range(k)]
+    # the entities of one input have different types: then an instruction's phrase (a name, or "the person")
+    # tells which object, sound or track it means, and a head that ignores it cannot score
+    types = [str(t) for t in rng.choice(allowed_types, k, replace=False)]
     out, used = [], set()
     for t in types:
         n = str(rng.choice([x for x in names[t] if x not in used] or names[t]))
@@ -194,16 +196,15 @@ def _record(rid, task, combo, rng, world, names, allowed):
             pair = next(p for p in RELATIONS if all(t in allowed for t in p))
         ents = [(pair[0], str(rng.choice(names[pair[0]]))), (pair[1], str(rng.choice([n for n in names[pair[1]]])))]
     elif task == "ee":
-        second = "vehicle" if "vehicle" in allowed and rng.random() < 0.5 else "person"
-        ents = [("person", str(rng.choice(names["person"])))]
-        ents.append((second, str(rng.choice([n for n in names[second] if n != ents[0][1]]))))
+        # transport: a person rides a vehicle; meeting: a person meets an animal (types differ, as above)
+        others = [t for t in ("vehicle", "animal") if t in allowed]
+        second = others[0] if len(others) == 1 else ("vehicle" if rng.random() < 0.5 else "animal")
+        ents = [("person", str(rng.choice(names["person"]))), (second, str(rng.choice(names[second])))]
     else:
         ents = _pick_entities(rng, names, int(rng.integers(1, 3)), allowed)
     text, spans = _text_for(task, ents, rng) if "T" in mods else (None, [])
     # media-only inputs name entities by a canonical phrase, "the <type>" (the media cannot give a name)
     labels = [n if text else f"the {t}" for t, n in ents]
-    if not text and len(labels) > 1 and labels[0] == labels[1]:
-        labels[1] = f"the other {ents[1][0]}"
     rec = Record(rid, task, text, schema=SCHEMAS[task])
     g = {}
     if "I" in mods:

@@ -1,0 +1,58 @@
+"""The quickstart recipe: configs/quickstart/<name>.yaml, validated (unknown keys and phases are named)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reamo.configbase import Config
+
+RECIPES = Path(__file__).resolve().parents[2] / "configs" / "quickstart"
+PHASES = ("phase1_uie", "phase2_alignment", "phase3_grounding", "phase4_meta")
+SIZES = ("full", "smoke")
+
+
+@dataclass
+class PhaseRecipe(Config):
+    epochs: dict[str, float] = field(default_factory=dict)  # per size: full, smoke
+    trainable: list[str] = field(default_factory=list)
+    lr: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.check(set(self.epochs) == set(SIZES), "epochs", f"give epochs for each of {list(SIZES)}")
+        self.check(all(v > 0 for v in self.epochs.values()), "epochs", "must be positive")
+
+
+@dataclass
+class EvalSettings(Config):
+    batch_size: int = 16
+    max_new_tokens: int = 96
+
+    def __post_init__(self):
+        self.check(self.batch_size > 0 and self.max_new_tokens > 0, "batch_size", "sizes must be positive")
+
+
+@dataclass
+class Recipe(Config):
+    model: str = "quickstart"  # a model config name (configs/model/NAME.yaml)
+    train: dict = field(default_factory=dict)  # TrainConfig keys shared by every phase
+    phases: dict[str, PhaseRecipe] = field(default_factory=dict)
+    eval: EvalSettings = field(default_factory=EvalSettings)
+
+    def __post_init__(self):
+        self.check(list(self.phases) == list(PHASES), "phases", f"must list {list(PHASES)} in this order")
+
+    @classmethod
+    def load(cls, name_or_path: str) -> "Recipe":
+        p = Path(name_or_path)
+        return cls.from_yaml(p if p.suffix in (".yaml", ".yml") else RECIPES / f"{name_or_path}.yaml")
+
+    def phase_config(self, phase: str, size: str, out: Path, init_from: str | None, seed: int):
+        """The TrainConfig of one phase: configs/phases/<phase>.yaml with the recipe's keys."""
+        from training.config import TrainConfig
+
+        p = self.phases[phase]
+        return TrainConfig.from_yaml(RECIPES.parent / "phases" / f"{phase}.yaml", {
+            **self.train, "model": self.model, "init_from": init_from, "output_dir": str(out / phase),
+            "epochs": float(p.epochs[size]), "data.train": [str(out / "corpus" / f"{phase}.jsonl")],
+            "data.cache_dir": str(out / "embedding_cache"), "trainable": list(p.trainable), "lr": dict(p.lr),
+            "seed": seed})
