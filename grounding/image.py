@@ -1,7 +1,8 @@
 """Image grounding, SEEM/LISA-style, on the official segment-anything modules.
 
-The query (an LLM hidden state) is projected into `num_query_tokens` prompt tokens that join SAM's sparse
-prompt embeddings; SAM's mask decoder is called directly (`Sam.forward` runs under no_grad). SAM's image
+The query (an LLM hidden state, layer-normalised) is projected into `num_query_tokens` prompt tokens that join
+SAM's sparse prompt embeddings, and into a vector added to SAM's dense prompt embedding (so every location of
+the image embedding is conditioned on it); SAM's mask decoder is called directly (`Sam.forward` runs under no_grad). SAM's image
 encoder stays frozen; the mask decoder and the query projection train.
 """
 from __future__ import annotations
@@ -107,10 +108,27 @@ class ImageSegmentationHead(nn.Module):
         self.image_encoder.requires_grad_(False)
         self.prompt_encoder.requires_grad_(False)
         self.mask_decoder.requires_grad_(cfg.train_mask_decoder)
+        # An LLM's last hidden state has a few very large dimensions (SmolLM2: ~25 against ~1): normalise first
+        self.query_norm = nn.LayerNorm(query_dim)
         self.query_proj = nn.Sequential(nn.Linear(query_dim, query_dim), nn.GELU(),
                                         nn.Linear(query_dim, cfg.prompt_dim * cfg.num_query_tokens))
+        # The query also enters SAM's dense prompt (added to the image embedding at every location), so each
+        # pixel's features see which item is asked for, not only the decoder's few tokens. Zero at the start:
+        # SAM's own no-mask embedding is unchanged until training moves it.
+        self.query_dense = nn.Linear(query_dim, cfg.prompt_dim)
+        nn.init.zeros_(self.query_dense.weight)
+        nn.init.zeros_(self.query_dense.bias)
         self.register_buffer("pixel_mean", torch.tensor(PIXEL_MEAN).view(3, 1, 1), persistent=False)
         self.register_buffer("pixel_std", torch.tensor(PIXEL_STD).view(3, 1, 1), persistent=False)
+
+    def _apply(self, fn, recurse=True):
+        """Module.to/bfloat16/...: SAM's positional encoding multiplies a float32 grid by its Gaussian matrix,
+        so that matrix stays float32 in a bf16 or fp16 model (its output is cast where it is used)."""
+        super()._apply(fn, recurse)
+        pe = self.prompt_encoder.pe_layer
+        if pe.positional_encoding_gaussian_matrix.dtype != torch.float32:
+            pe.positional_encoding_gaussian_matrix = pe.positional_encoding_gaussian_matrix.float()
+        return self
 
     def frozen_prefixes(self) -> tuple[str, ...]:
         return ("image_encoder.", "prompt_encoder.") + (() if self.cfg.train_mask_decoder else ("mask_decoder.",))
@@ -134,7 +152,9 @@ class ImageSegmentationHead(nn.Module):
 
     def forward(self, features: ImageFeatures, image_index: torch.Tensor, queries: torch.Tensor) -> ImageHeadOutput:
         q = queries.shape[0]
-        tokens = self.query_proj(queries.to(self.query_proj[0].weight.dtype)).view(q, self.cfg.num_query_tokens, -1)
+        queries = self.query_norm(queries.to(self.query_proj[0].weight.dtype))
+        tokens = self.query_proj(queries).view(q, self.cfg.num_query_tokens, -1)
+        dense_q = self.query_dense(queries)[:, :, None, None]  # [Q, C, 1, 1]
         sparse0, dense0 = self.prompt_encoder(points=None, boxes=None, masks=None)
         # SAM makes its empty sparse prompt in the default dtype (float32): in a bf16 model it would promote
         # the decoder's tokens to float32 and the decoder's bf16 weights would refuse them
@@ -147,7 +167,7 @@ class ImageSegmentationHead(nn.Module):
             sparse = torch.cat([sparse0.expand(len(sel), -1, -1), tokens[sel]], dim=1)
             masks, iou_pred = self.mask_decoder(
                 image_embeddings=features.embeddings[i: i + 1].to(tokens.dtype), image_pe=self.prompt_encoder.get_dense_pe().to(tokens.dtype),
-                sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense0.expand(len(sel), -1, -1, -1),
+                sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense0 + dense_q[sel],
                 multimask_output=False)
             low[sel] = masks[:, 0]
             iou[sel] = iou_pred[:, 0]

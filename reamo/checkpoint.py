@@ -78,7 +78,21 @@ def saved_parameters(model) -> list[torch.nn.Parameter]:
 
 
 def save_pretrained(model, directory: str | Path) -> Path:
-    """Write the checkpoint folder atomically: built in a temporary sibling, then renamed into place."""
+    """Write the checkpoint folder atomically: built in a temporary sibling, then renamed into place. A model
+    whose LoRA update is merged into its base weights (Reamo.eval(merge_lora=True)) is saved unmerged."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    merged = model.config.lora.enabled and any(m.merged for m in model.llm.modules() if isinstance(m, BaseTunerLayer))
+    if merged:
+        model.llm.unmerge_adapter()
+    try:
+        return _save_pretrained(model, directory)
+    finally:
+        if merged:
+            model.llm.merge_adapter()
+
+
+def _save_pretrained(model, directory: str | Path) -> Path:
     directory = Path(directory)
     directory.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", dir=directory.parent))

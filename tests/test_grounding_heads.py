@@ -49,6 +49,21 @@ def test_image_head_learns_to_segment_a_disk():
     assert inter > 0.5 and pred[0].box is not None
 
 
+def test_image_head_runs_in_bf16_with_float32_losses():
+    """A bf16 model (DeepSpeed's bf16 mode, GPU or CPU): SAM's empty prompt is made in float32 and used to
+    promote the decoder's tokens; the head casts it, and its loss is computed in float32."""
+    torch.manual_seed(0)
+    head = ImageSegmentationHead(ImageHeadConfig(image_size=64), QD).to(torch.bfloat16)
+    img, mask = disk_image(20, 24)
+    feats = head.embed_images([img])
+    out = head(feats, torch.arange(1), torch.randn(1, QD, dtype=torch.bfloat16))
+    assert out.low_res_logits.dtype == torch.bfloat16
+    loss = head.loss(out, [torch.as_tensor(mask)])
+    assert loss.dtype == torch.float32 and torch.isfinite(loss)
+    loss.backward()
+    assert head.query_proj[0].weight.grad is not None
+
+
 def test_pdac_splits_at_minimum_respects_max_length_and_drops_low():
     p = np.array([0.1, 0.9, 0.9, 0.6, 0.95, 0.9, 0.1, 0.2, 0.1, 0.8, 0.1])
     assert pdac(p, max_len=10, threshold=0.5) == [(1, 6), (9, 10)]

@@ -62,3 +62,29 @@ def test_vicuna_7b_shapes_on_meta_device():
     # LLaMA-7B body without the 32000-token embeddings: 6.476e9; plus this tokenizer's 2 x vocab x 4096
     body = n - 2 * len(tok) * 4096
     assert body == 6_476_271_616
+
+
+def test_gguf_cache_folder_gives_the_same_model_and_tokenizer(tmp_path, monkeypatch):
+    """A GGUF checkpoint loads through a de-quantized folder written once under $REAMO_CACHE: the same weights,
+    bit for bit, and the same tokenizer as reading the GGUF file directly."""
+    pytest.importorskip("gguf")
+    from reamo.config import ReamoConfig
+    from reamo.llm import build_llm
+
+    monkeypatch.setenv("REAMO_CACHE", str(tmp_path))
+    cfg = ReamoConfig.from_yaml("configs/model/smollm2-135m.yaml").llm
+    tok = build_tokenizer(cfg)
+    model = build_llm(cfg, tok)
+    folders = list((tmp_path / "gguf").iterdir())
+    assert len(folders) == 1 and (folders[0] / "model.safetensors").is_file()
+    direct = cfg.replace(gguf_cache=False)
+    tok2 = build_tokenizer(direct)
+    model2 = build_llm(direct, tok2)
+    s = "<|im_start|>user\nYesterday Takaxa met the dog Visami near Bus 845.<|im_end|>"
+    assert tok(s).input_ids == tok2(s).input_ids and len(tok) == len(tok2)
+    assert tok.eos_token == tok2.eos_token and tok.chat_template == tok2.chat_template
+    sd, sd2 = model.state_dict(), model2.state_dict()
+    assert sd.keys() == sd2.keys() and all(torch.equal(sd[k], sd2[k]) for k in sd)
+    assert model.config.tie_word_embeddings and not getattr(model, "is_quantized", False)
+    build_llm(cfg, tok)  # a second load reads the folder, writes nothing new
+    assert list((tmp_path / "gguf").iterdir()) == folders

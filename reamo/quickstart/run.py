@@ -37,6 +37,13 @@ def run_quickstart(args) -> int:
     size = "smoke" if args.smoke else "full"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    # a quickstart starts from nothing: a phase folder left by an earlier run would be resumed from its last
+    # checkpoint (training nothing if it had finished), and its figures would not be this code's
+    stale = [out / n for n in (*PHASES, "embedding_cache", "model", "pictures") if (out / n).exists()]
+    for p in stale:
+        shutil.rmtree(p)
+    if stale:
+        print(f"removed the previous run's {', '.join(p.name for p in stale)} from {out}", flush=True)
     t0 = time.time()
     info = generate_corpus(out / "corpus", "smoke" if args.smoke else "default", seed=args.seed)
     print(f"corpus: {info.counts} in {out / 'corpus'} ({time.time() - t0:.1f} s)", flush=True)
@@ -44,7 +51,7 @@ def run_quickstart(args) -> int:
     test = list(read_jsonl(corpus / "test.jsonl"))
     dev = list(read_jsonl(corpus / "dev.jsonl"))
     t = time.time()
-    before, _, _ = evaluate(Reamo.from_config(recipe.model).eval(), test, corpus, recipe.eval)
+    before, _, _ = evaluate(Reamo.from_config(recipe.model).eval(merge_lora=True), test, corpus, recipe.eval)
     eval_before_s = time.time() - t
     print(f"evaluation before training: {eval_before_s:.0f} s", flush=True)
 
@@ -62,11 +69,14 @@ def run_quickstart(args) -> int:
         shutil.rmtree(model_dir)
     shutil.copytree(prev, model_dir)
 
-    reamo = Reamo.from_pretrained(model_dir).eval()
+    reamo = Reamo.from_pretrained(model_dir).eval(merge_lora=True)
     t = time.time()
     after, results, predicted = evaluate(reamo, test, corpus, recipe.eval)
     eval_after_s = time.time() - t
     dev_after, _, _ = evaluate(reamo, dev, corpus, recipe.eval)
+    with open(out / "predictions_test.jsonl", "w") as f:  # every answer, to read what the figures count
+        for r in results:
+            f.write(json.dumps(r.to_dict()) + "\n")
     per_combo = report.by_combination(test, predicted)
     t = time.time()
     qf = query_following(reamo, test, base_dir=corpus)

@@ -150,10 +150,12 @@ class _World:
         return f"video/{name}.mp4", groundings
 
 
-def _pick_entities(rng, names, k, allowed_types):
+def _pick_entities(rng, names, k, allowed_types, first=None):
     # the entities of one input have different types: then an instruction's phrase (a name, or "the person")
     # tells which object, sound or track it means, and a head that ignores it cannot score
     types = [str(t) for t in rng.choice(allowed_types, k, replace=False)]
+    if first is not None and first not in types:  # a held-out (type, modality) item must show its type
+        types[0] = first
     out, used = [], set()
     for t in types:
         n = str(rng.choice([x for x in names[t] if x not in used] or names[t]))
@@ -188,12 +190,15 @@ def _text_for(task, ents, rng):
     return text[0].upper() + text[1:], [spans[k] for k in sorted(spans)]
 
 
-def _record(rid, task, combo, rng, world, names, allowed):
+def _record(rid, task, combo, rng, world, names, allowed, held_out=None):
     mods = combo.split("+")
     if task == "re":
-        pair = list(RELATIONS)[int(rng.integers(len(RELATIONS)))]
+        # Media show which things are there, not who follows or carries whom: without text, only the pairs
+        # whose relation the types decide (a person owns an animal, drives a vehicle)
+        pairs = list(RELATIONS) if "T" in mods else [("person", "animal"), ("person", "vehicle")]
+        pair = pairs[int(rng.integers(len(pairs)))]
         if not all(t in allowed for t in pair):
-            pair = next(p for p in RELATIONS if all(t in allowed for t in p))
+            pair = next(p for p in pairs if all(t in allowed for t in p))
         ents = [(pair[0], str(rng.choice(names[pair[0]]))), (pair[1], str(rng.choice([n for n in names[pair[1]]])))]
     elif task == "ee":
         # transport: a person rides a vehicle; meeting: a person meets an animal (types differ, as above)
@@ -201,7 +206,7 @@ def _record(rid, task, combo, rng, world, names, allowed):
         second = others[0] if len(others) == 1 else ("vehicle" if rng.random() < 0.5 else "animal")
         ents = [("person", str(rng.choice(names["person"]))), (second, str(rng.choice(names[second])))]
     else:
-        ents = _pick_entities(rng, names, int(rng.integers(1, 3)), allowed)
+        ents = _pick_entities(rng, names, int(rng.integers(1, 3)), allowed, held_out)
     text, spans = _text_for(task, ents, rng) if "T" in mods else (None, [])
     # media-only inputs name entities by a canonical phrase, "the <type>" (the media cannot give a name)
     labels = [n if text else f"the {t}" for t, n in ents]
@@ -256,9 +261,11 @@ def generate_corpus(out_dir, size="default", seed: int = 0) -> CorpusInfo:
             allowed = list(TYPES)
             if split != "test":  # held-out (type, modality) pairs never appear in training inputs
                 allowed = [t for t in allowed if (t, combo) not in HELD_OUT_PAIRS]
-            elif i % 4 == 0 and combo in ("A", "V"):
-                allowed = [t for t, c in HELD_OUT_PAIRS if c == combo] + ["person"]
-            recs.append(_record(f"{split}-{i:05d}", task, combo, rng, world, names, allowed))
+            held = None
+            if split == "test" and (i // len(COMBOS)) % 2 == 0 and combo in ("A", "V"):
+                held = next(t for t, c in HELD_OUT_PAIRS if c == combo)
+                allowed = [held, "person"]
+            recs.append(_record(f"{split}-{i:05d}", task, combo, rng, world, names, allowed, held))
         splits[split] = recs
         write_jsonl(root / f"{split}.jsonl", recs)
     train = splits["train"]
