@@ -68,7 +68,7 @@ def main():
     from reamo.records import read_jsonl
 
     torch.manual_seed(0)
-    reamo = Reamo.from_pretrained(a.model).eval()
+    reamo = Reamo.from_pretrained(a.model).eval(merge_lora=True)
     timers = Timers(reamo.model)
     base = Path(a.records).parent
     by_combo = defaultdict(list)

@@ -28,7 +28,7 @@ def main():
 
     t = time.time()
     records = list(read_jsonl(a.records))
-    reamo = Reamo.from_pretrained(a.model).eval()
+    reamo = Reamo.from_pretrained(a.model).eval(merge_lora=True)
     result = query_following(reamo, records, base_dir=Path(a.records).parent)
     print(json.dumps({"model": a.model, "records": len(records), "query_following": result,
                       "seconds": round(time.time() - t, 1)}, indent=1))

@@ -23,7 +23,7 @@ def run_extract(args) -> int:
     schema = _schema(args)
     from reamo.api import Reamo
 
-    reamo = Reamo.load(args.model)
+    reamo = Reamo.load(args.model).eval(merge_lora=True)  # inference only: LoRA folded into the weights
     base_dir = None
     if args.inputs:
         from reamo.records import read_jsonl

@@ -102,7 +102,7 @@ def run_demo(args) -> int:
     reamo = Reamo.load(model_dir)
     limits = DemoLimits(max_audio_seconds=args.max_audio_seconds, max_video_seconds=args.max_video_seconds,
                         max_new_tokens=args.max_new_tokens)
-    service = DemoService(reamo.eval(), limits, model_name=str(model_dir))
+    service = DemoService(reamo.eval(merge_lora=True), limits, model_name=str(model_dir))
     rows = example_rows(model_dir if model_dir.is_dir() else None, args.examples, args.shared_data, service.workdir)
     if rows and rows[0][4] == "ner":
         service.default_labels = rows[0][5]

@@ -30,7 +30,7 @@ def run(args) -> int:
     from reamo.api import Reamo
     from reamo.evaluation.runner import run_benchmark
 
-    results = run_benchmark(Reamo.load(args.model), args.benchmark, out, args.batch_size, args.limit,
+    results = run_benchmark(Reamo.load(args.model).eval(merge_lora=True), args.benchmark, out, args.batch_size, args.limit,
                             max_new_tokens=args.max_new_tokens)
     if results:  # under a launcher only rank 0 reports
         print(markdown_table(results))
