@@ -99,9 +99,9 @@ class Reamo:
 
     @property
     def lora_merged(self) -> bool:
-        from peft.tuners.tuners_utils import BaseTunerLayer
+        from reamo.llm import lora_merged
 
-        return any(m.merged for m in self.model.llm.modules() if isinstance(m, BaseTunerLayer))
+        return lora_merged(self.model.llm)
 
     def train(self) -> "Reamo":
         """Training mode, with the LoRA update separate from the base weights again."""

@@ -178,6 +178,13 @@ def prepare_llm(cfg: LLMConfig, lora: LoraSettings, tokenizer=None, device=None)
     return tokenizer, model, ids
 
 
+def lora_merged(llm) -> bool:
+    """Whether the LoRA update is folded into the base weights (peft's merge_adapter), in any layer."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    return any(m.merged for m in llm.modules() if isinstance(m, BaseTunerLayer))
+
+
 def apply_lora(model, lora: LoraSettings, ids: SpecialTokenIds):
     from peft import LoraConfig, get_peft_model
 

@@ -87,8 +87,13 @@ def resources_table(phases: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-PICTURES = {  # picture name: (input combination, modality): the first test item of that combination with 2 items
+PICTURES = {  # picture name: the input combination whose first test item with 2 items it shows
     "image": "T+I", "audio": "T+A", "video": "T+V"}
+
+
+def _gold_items(record) -> list:
+    """A gold record's grounded items: its entities, or for an event record its arguments."""
+    return record.entities or [a for ev in record.events for a in ev.arguments]
 
 
 def picture_items(gold: list) -> dict[str, int]:
@@ -97,8 +102,7 @@ def picture_items(gold: list) -> dict[str, int]:
     out = {}
     for name, combo in PICTURES.items():
         for i, g in enumerate(gold):
-            ents = g.entities or [a for ev in g.events for a in ev.arguments]
-            if g.extra.get("combo") == combo and len(ents) >= 2:
+            if g.extra.get("combo") == combo and len(_gold_items(g)) >= 2:
                 out[name] = i
                 break
     return out
@@ -111,8 +115,7 @@ def draw_pictures(results: list, gold: list, out_dir: Path) -> dict[str, str]:
         r, g = results[i], gold[i]
         if not r.ok:
             continue
-        ents = g.entities or [a for ev in g.events for a in ev.arguments]
-        gold_audio = [(e.text, e.grounding["audio"]["spans"]) for e in ents if "audio" in e.grounding]
+        gold_audio = [(e.text, e.grounding["audio"]["spans"]) for e in _gold_items(g) if "audio" in e.grounding]
         path = out_dir / f"{name}.png"
         r.visualize(path, gold_audio=gold_audio or None)
         drawn[name] = str(path)
