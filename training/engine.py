@@ -203,6 +203,10 @@ def train(cfg: TrainConfig, *, stop_after_steps: int | None = None, on_export=No
         model=_LossModule(model, cfg.loss_weights), model_parameters=groups, config=deepspeed_config(cfg),
         lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, total)))
     rank = engine.global_rank
+    if rank == 0:  # where the phase really runs (DeepSpeed's accelerator), so a log shows a GPU run as one
+        precision = "bf16" if engine.bfloat16_enabled() else "fp16" if engine.fp16_enabled() else "fp32"
+        print(f"{cfg.phase}: {total} steps on {engine.device} ({precision}), {engine.world_size} process(es)",
+              flush=True)
     ckpt = CheckpointManager(out / "checkpoints", keep=cfg.keep_checkpoints)
     state = ckpt.load(engine)
     step, micro = 0, 0
