@@ -87,6 +87,10 @@ class MediaConfig(Config):
     audio_clips: int = 3
     video_clips: int = 5
     video_crops: int = 3
+    # seconds per video clip (official: 2). Clips are spread evenly over the video, so a video no longer than one
+    # clip gives the same clip every time, each of `encoder.video_frames` frames (the first and the last): shorter
+    # clips let the encoder see the middle of short videos
+    video_clip_s: float = 2.0
     # audio files longer than this are streamed (read in windows, never whole): memory stays flat with length
     audio_stream_s: float = 300.0
 
@@ -95,6 +99,7 @@ class MediaConfig(Config):
         self.check(self.audio_stream_s > 0, "audio_stream_s", "must be positive")
         self.check(self.video_clips >= 1, "video_clips", "must be >= 1")
         self.check(self.video_crops in (1, 3), "video_crops", "must be 1 or 3")
+        self.check(self.video_clip_s > 0, "video_clip_s", "must be positive")
 
 
 @dataclass

@@ -84,7 +84,8 @@ def load_media(modality: str, src, config: ReamoConfig, name: str, base_dir: Pat
     fps = None
     if isinstance(src, tuple) and len(src) == 2:  # (frames, fps)
         src, fps = src
-    clips = P.video_clips(src, fps=fps, clips=config.media.video_clips, frames_per_clip=enc.video_frames,
+    clips = P.video_clips(src, fps=fps, clip_duration=config.media.video_clip_s, clips=config.media.video_clips,
+                          frames_per_clip=enc.video_frames,
                           size=enc.image_size, crops=config.media.video_crops, name=name)
     frames = P.load_video_frames(src, config.grounding.video.num_frames, fps=fps, name=name)
     return LoadedMedia("video", clips, frames, frames.duration, source=source)

@@ -47,6 +47,22 @@ def test_resampling_and_array_inputs(media):
     assert arr.shape == (15, 3, 2, 224, 224)
 
 
+def test_short_video_clips_see_its_middle_only_when_clips_are_shorter():
+    """A 2-s video (12 frames at 6 fps, frame i filled with i * 20): the official 2-s clips all cover the whole
+    video and take its first and last frame; 0.5-s clips spread over it and take frames from its middle."""
+    video = np.repeat((np.arange(12, dtype=np.uint8) * 20)[:, None, None, None], 32, 1).repeat(32, 2).repeat(3, 3)
+
+    def frames_seen(clips):  # the source frame behind each sampled frame, from its (uniform) pixel value
+        px = clips[:, 0, :, 16, 16] * P.CLIP_STD[0] + P.CLIP_MEAN[0]
+        return sorted({int(round(v * 255 / 20)) for v in px.flatten().tolist()})
+
+    official = P.video_clips(video, fps=6.0, clips=4, size=32, crops=1)
+    assert frames_seen(official) == [0, 11]
+    short = P.video_clips(video, fps=6.0, clip_duration=0.5, clips=4, size=32, crops=1)
+    assert short.shape == (4, 3, 2, 32, 32) and len(frames_seen(short)) == 8
+    assert min(frames_seen(short)) == 0 and max(frames_seen(short)) == 11
+
+
 def _truncate(src, dst, keep=0.3):
     b = src.read_bytes()
     dst.write_bytes(b[: int(len(b) * keep)])
@@ -88,3 +104,15 @@ def test_bad_waveforms():
         P.load_waveform({"not": "audio"})
     with pytest.raises(MediaDecodeError, match="shape"):
         P.load_image_rgb(np.zeros((4, 4, 4, 4)))
+
+
+def test_load_media_takes_the_clip_length_from_the_config():
+    from reamo.config import ReamoConfig
+    from reamo.inputs import load_media
+
+    video = np.repeat((np.arange(12, dtype=np.uint8) * 20)[:, None, None, None], 32, 1).repeat(32, 2).repeat(3, 3)
+    cfgs = [ReamoConfig.named("tiny", {"media.video_clips": 4, "media.video_crops": 1, "media.video_clip_s": s})
+            for s in (2.0, 0.5)]
+    official, short = (load_media("video", (video, 6.0), c, "v").encoder_input for c in cfgs)
+    assert official.shape == short.shape and torch.equal(official[0], official[3])  # every 2-s clip: frames 0, 11
+    assert not torch.equal(short[0], short[3])

@@ -139,6 +139,8 @@ def test_config_errors_name_the_key():
         ReamoConfig.named("tiny", {"modalities": ["smell"]})
     with pytest.raises(ConfigError, match="grounding.image.sam"):
         ReamoConfig.named("tiny", {"grounding.image.sam": "vit_z"})
+    with pytest.raises(ConfigError, match="media.video_clip_s"):
+        ReamoConfig.named("tiny", {"media.video_clip_s": 0})
 
 
 def test_unsupported_modality_and_bad_items(inputs):
