@@ -56,3 +56,15 @@ def test_random_sequences_hold_no_special_or_placeholder_id():
         model.special_ids.instruction_end}
     assert not (set(ids.flatten().tolist()) & special)
     assert (labels[:, :112] == -100).all() and (labels[:, 112:] == ids[:, 112:]).all()
+
+
+def test_media_perception_labels_and_item_choice():
+    from media_perception import caption_types, single_medium
+
+    assert caption_types("a person and a animal") == {"person", "animal"}
+    assert caption_types("a vehicle") == {"vehicle"} and caption_types("") == set()
+    recs = [{"id": "a", "audio": "a.wav"}, {"id": "ta", "text": "x", "audio": "b.wav"},
+            {"id": "ia", "image": "i.png", "audio": "c.wav"}, {"id": "v", "video": "v.mp4"}]
+    assert [r["id"] for r in single_medium(recs, "audio")] == ["a", "ta"]
+    assert [r["id"] for r in single_medium(recs, "audio", with_text=False)] == ["a"]
+    assert single_medium(recs, "image") == []
