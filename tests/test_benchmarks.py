@@ -68,3 +68,25 @@ def test_media_perception_labels_and_item_choice():
     assert [r["id"] for r in single_medium(recs, "audio")] == ["a", "ta"]
     assert [r["id"] for r in single_medium(recs, "audio", with_text=False)] == ["a"]
     assert single_medium(recs, "image") == []
+
+
+def test_quickstart_heldout_split():
+    from quickstart_heldout import holds_heldout_pair, split_scores
+
+    from reamo.records import Record
+
+    def rec(rid, combo, types):
+        return Record.from_dict({"id": rid, "task": "ner", "audio": "a.wav", "combo": combo,
+                                 "scene_graph": {"objects": types},
+                                 "entities": [{"text": f"the {t}", "type": t} for t in types]})
+
+    pairs = {("vehicle", "A")}
+    held, other, elsewhere = rec("h", "A", ["vehicle"]), rec("o", "A", ["person"]), rec("e", "T+A", ["vehicle"])
+    assert holds_heldout_pair(held, pairs) and not holds_heldout_pair(other, pairs)
+    assert not holds_heldout_pair(elsewhere, pairs)  # a vehicle heard with text is not the held-out pair
+    preds = [{"id": "h", "task": "ner", "entities": [{"text": "the person", "type": "person"}]},
+             {"id": "o", "task": "ner", "entities": [{"text": "the person", "type": "person"}]},
+             {"id": "e", "task": "ner", "entities": [{"text": "the vehicle", "type": "vehicle"}]}]
+    s = split_scores([held, other, elsewhere], preds, pairs)
+    assert s["heldout_pairs"]["ner"]["f1"] == 0.0 and s["others"]["ner"]["f1"] == 1.0
+    assert s["heldout_pairs"]["records"] == 1 and s["others"]["records"] == 2

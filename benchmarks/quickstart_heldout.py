@@ -1,0 +1,61 @@
+"""A quickstart run's test scores split by the held-out (entity type, input combination) pairs: the records whose
+gold holds an entity of a type never seen in training inputs of that combination (corpus.json's
+held_out.type_modality: vehicles in audio-only inputs, animals in video-only ones) against all the others. Read
+from the run's predictions_test.jsonl; nothing is predicted again.
+
+    .venv/bin/python benchmarks/quickstart_heldout.py --run runs/quickstart
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+def holds_heldout_pair(record, pairs: set[tuple[str, str]]) -> bool:
+    """Whether the record's input shows a type held out of its combination (the corpus lists the types an input
+    shows in extra.scene_graph.objects, for every task: event arguments carry no entity type)."""
+    combo = record.extra.get("combo")
+    return any((t, combo) in pairs for t in record.extra.get("scene_graph", {}).get("objects", []))
+
+
+def split_scores(gold: list, predictions: list[dict], pairs: set[tuple[str, str]]) -> dict:
+    from reamo.evaluation.metrics import SetScores
+    from reamo.evaluation.runner import error_message, result_record
+
+    by_id = {d["id"]: d for d in predictions}
+    parts = {"heldout_pairs": SetScores(), "others": SetScores()}
+    for g in gold:
+        d = by_id.get(g.id)
+        if d is None:
+            continue
+        parts["heldout_pairs" if holds_heldout_pair(g, pairs) else "others"].add(result_record(d), g, error_message(d))
+    return {k: v.to_dict() for k, v in parts.items()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--run", default="runs/quickstart")
+    a = ap.parse_args()
+    from reamo.records import read_jsonl
+
+    run = Path(a.run)
+    info = json.loads((run / "corpus" / "corpus.json").read_text())
+    pairs = {(t, c) for t, c in info["held_out"]["type_modality"]}
+    gold = list(read_jsonl(run / "corpus" / "test.jsonl"))
+    predictions = [json.loads(line) for line in open(run / "predictions_test.jsonl")]
+    for name, s in split_scores(gold, predictions, pairs).items():
+        row = {"part": name, "records": s.get("records")}
+        for k in ("ner", "re", "et", "ea"):
+            if isinstance(s.get(k), dict):
+                row[k] = {x: s[k][x] for x in ("f1", "tp", "n_pred", "n_gold")}
+        print(json.dumps(row))
+
+
+if __name__ == "__main__":
+    main()
