@@ -86,11 +86,12 @@ def caption_accuracy(model, records, corpus: Path, modality: str, batch: int = 8
     from reamo.inputs import load_media
     from reamo.prompts import caption_prompt, chat_prompt
 
+    prompt = model.processor.encode(chat_prompt(caption_prompt(modality, model.processor.placeholder(modality)),
+                                                model.config.llm.chat_template))
     right, examples = 0, []
     for b in range(0, len(records), batch):
         chunk = records[b:b + batch]
-        prompt = chat_prompt(caption_prompt(modality, model.processor.placeholder(modality)), model.config.llm.chat_template)
-        encs = [model.processor.encode(prompt) for _ in chunk]
+        encs = [prompt] * len(chunk)
         media = model.media_batch([{modality: load_media(modality, corpus / r[modality], model.config, r[modality])}
                                    for r in chunk])
         ids = model.processor.collate(encs, padding_side="left")
@@ -126,9 +127,9 @@ def main():
     corpus = Path(a.corpus)
     read = lambda split: [json.loads(line) for line in open(corpus / f"{split}.jsonl")]  # noqa: E731
     train, evaluation = read("train"), read(a.eval_split)
-    import yaml
+    from reamo.cli import parse_sets
 
-    overrides = {k: yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in a.set)}
+    overrides = parse_sets(a.set)
     model = Reamo.from_pretrained(a.model, overrides=overrides).model
     for m in a.modalities:
         row = probe(model, single_medium(train, m)[:a.max_train], single_medium(evaluation, m), corpus, m)

@@ -25,17 +25,13 @@ def holds_heldout_pair(record, pairs: set[tuple[str, str]]) -> bool:
 
 
 def split_scores(gold: list, predictions: list[dict], pairs: set[tuple[str, str]]) -> dict:
-    from reamo.evaluation.metrics import SetScores
-    from reamo.evaluation.runner import error_message, result_record
+    from reamo.evaluation.runner import score_predictions
 
     by_id = {d["id"]: d for d in predictions}
-    parts = {"heldout_pairs": SetScores(), "others": SetScores()}
-    for g in gold:
-        d = by_id.get(g.id)
-        if d is None:
-            continue
-        parts["heldout_pairs" if holds_heldout_pair(g, pairs) else "others"].add(result_record(d), g, error_message(d))
-    return {k: v.to_dict() for k, v in parts.items()}
+    held = [g for g in gold if holds_heldout_pair(g, pairs)]
+    others = [g for g in gold if not holds_heldout_pair(g, pairs)]
+    return {"heldout_pairs": score_predictions(held, by_id).to_dict(),
+            "others": score_predictions(others, by_id).to_dict()}
 
 
 def main():

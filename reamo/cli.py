@@ -18,7 +18,7 @@ import sys
 import yaml
 
 
-def _parse_sets(pairs: list[str]) -> dict:
+def parse_sets(pairs: list[str]) -> dict:
     """--set a.b=value pairs; values are parsed as YAML scalars/lists (safe_load)."""
     out = {}
     for pair in pairs or []:
@@ -33,7 +33,7 @@ def cmd_train(args) -> int:
     from training.config import TrainConfig
     from training.engine import train
 
-    cfg = TrainConfig.from_yaml(args.config, _parse_sets(args.set))
+    cfg = TrainConfig.from_yaml(args.config, parse_sets(args.set))
     final = train(cfg)
     print(f"phase {cfg.phase} done: {final}")
     return 0

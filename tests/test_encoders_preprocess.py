@@ -47,10 +47,15 @@ def test_resampling_and_array_inputs(media):
     assert arr.shape == (15, 3, 2, 224, 224)
 
 
+def _numbered_video() -> np.ndarray:
+    """12 frames of 32 x 32 RGB, frame i filled with the value i * 20 (2 s at 6 fps)."""
+    return np.repeat((np.arange(12, dtype=np.uint8) * 20)[:, None, None, None], 32, 1).repeat(32, 2).repeat(3, 3)
+
+
 def test_short_video_clips_see_its_middle_only_when_clips_are_shorter():
     """A 2-s video (12 frames at 6 fps, frame i filled with i * 20): the official 2-s clips all cover the whole
     video and take its first and last frame; 0.5-s clips spread over it and take frames from its middle."""
-    video = np.repeat((np.arange(12, dtype=np.uint8) * 20)[:, None, None, None], 32, 1).repeat(32, 2).repeat(3, 3)
+    video = _numbered_video()
 
     def frames_seen(clips):  # the source frame behind each sampled frame, from its (uniform) pixel value
         px = clips[:, 0, :, 16, 16] * P.CLIP_STD[0] + P.CLIP_MEAN[0]
@@ -110,7 +115,7 @@ def test_load_media_takes_the_clip_length_from_the_config():
     from reamo.config import ReamoConfig
     from reamo.inputs import load_media
 
-    video = np.repeat((np.arange(12, dtype=np.uint8) * 20)[:, None, None, None], 32, 1).repeat(32, 2).repeat(3, 3)
+    video = _numbered_video()
     cfgs = [ReamoConfig.named("tiny", {"media.video_clips": 4, "media.video_crops": 1, "media.video_clip_s": s})
             for s in (2.0, 0.5)]
     official, short = (load_media("video", (video, 6.0), c, "v").encoder_input for c in cfgs)

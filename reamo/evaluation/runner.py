@@ -53,6 +53,17 @@ def result_record(d: dict) -> Record | None:
     return Record.from_dict({k: v for k, v in d.items() if k not in ("instructions", "warnings", "raw_output", "error")})
 
 
+def score_predictions(gold: list[Record], predictions: dict) -> SetScores:
+    """Scores of prediction dicts (by record id, as written to predictions.jsonl) against the gold records; a
+    record without a prediction counts as failed."""
+    scores = SetScores()
+    for g in gold:
+        d = predictions.get(g.id)
+        scores.add(result_record(d) if d is not None else None, g,
+                   error_message(d) if d is not None else "no prediction was made")
+    return scores
+
+
 def _read_predictions(paths) -> dict:
     """id -> prediction line, from prediction files (a line cut by an interruption is skipped)."""
     done = {}
@@ -117,11 +128,6 @@ def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8
                                          if g.id in done))
             for p in parts:
                 p.unlink(missing_ok=True)
-        scores = SetScores()
-        for g in gold:
-            d = done.get(g.id)
-            scores.add(result_record(d) if d is not None else None, g,
-                       error_message(d) if d is not None else "no prediction was made")
-        results[(combo, name)] = scores.to_dict()
+        results[(combo, name)] = score_predictions(gold, done).to_dict()
     write_report(results, out)
     return results
