@@ -32,11 +32,22 @@ class EvalSettings(Config):
 
 
 @dataclass
+class CorpusSettings(Config):
+    media: str = "photo"  # "photo": objects cut from real photographs, speech; "shapes": coloured shapes, tones
+
+    def __post_init__(self):
+        from reamo.synth.generator import MEDIA
+
+        self.check(self.media in MEDIA, "media", f"must be one of {list(MEDIA)}")
+
+
+@dataclass
 class Recipe(Config):
     model: str = "quickstart"  # a model config name (configs/model/NAME.yaml)
     train: dict = field(default_factory=dict)  # TrainConfig keys shared by every phase
     phases: dict[str, PhaseRecipe] = field(default_factory=dict)
     eval: EvalSettings = field(default_factory=EvalSettings)
+    corpus: CorpusSettings = field(default_factory=CorpusSettings)
 
     def __post_init__(self):
         self.check(list(self.phases) == list(PHASES), "phases", f"must list {list(PHASES)} in this order")

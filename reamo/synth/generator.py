@@ -53,6 +53,7 @@ RELATIONS = {("person", "animal"): "owns", ("person", "vehicle"): "drives", ("an
 EVENTS = {"Movement:Transport": ["Agent", "Vehicle"], "Contact:Meet": ["Entity"]}
 COMBOS = ["T", "I", "V", "A", "T+I", "T+V", "T+A", "I+A", "T+I+A", "V+A"]
 HELD_OUT_PAIRS = [("vehicle", "A"), ("animal", "V")]
+MEDIA = ("shapes", "photo")
 SIZES = {"smoke": {"train": 90, "dev": 10, "test": 30}, "default": {"train": 1500, "dev": 60, "test": 200}}
 SCHEMAS = {"ner": {"entity_types": list(TYPES)}, "re": {"relation_types": sorted(set(RELATIONS.values()))},
            "ee": {"event_types": EVENTS}}
@@ -65,9 +66,11 @@ class CorpusInfo:
     sizes: dict
     held_out: dict
     counts: dict = field(default_factory=dict)
+    media: str = "shapes"
 
 
-def _draw(img: np.ndarray, shape: str, cx: int, cy: int, r: int, colour) -> np.ndarray:
+def _draw(img: np.ndarray, shape: str, cx: int, cy: int, r: int, colour, free: np.ndarray | None = None) -> np.ndarray:
+    """Paint a shape where `free` (all pixels if None); returns its mask (what shows of it)."""
     h, w = img.shape[:2]
     yy, xx = np.mgrid[:h, :w]
     if shape == "disk":
@@ -76,25 +79,61 @@ def _draw(img: np.ndarray, shape: str, cx: int, cy: int, r: int, colour) -> np.n
         m = (abs(xx - cx) <= r) & (abs(yy - cy) <= r)
     else:
         m = (yy >= cy - r) & (yy <= cy + r) & (abs(xx - cx) <= (yy - (cy - r)) / 2)
+    if free is not None:
+        m &= free
     img[m] = colour
     return m
 
 
 class _World:
-    def __init__(self, root: Path, rng: np.random.Generator):
-        self.root, self.rng = root, rng
+    """Writes each record's media. `media`: "shapes" (a coloured disk, square or triangle per type on a plain
+    background, a tone per type) or "photo" (objects cut from real photographs on faded background photographs,
+    reamo.synth.photos; speech by espeak-ng and synthesised calls and engines, reamo.synth.sounds)."""
+
+    def __init__(self, root: Path, rng: np.random.Generator, media: str = "shapes"):
+        if media not in MEDIA:
+            raise ValueError(f"corpus media must be one of {list(MEDIA)}, got {media!r}")
+        self.root, self.rng, self.media = root, rng, media
+        self.sounds = None
+        if media == "photo":
+            from reamo.synth.sounds import SoundBank
+
+            self.sounds = SoundBank()
         for d in ("images", "audio", "video"):
             (root / d).mkdir(parents=True, exist_ok=True)
 
+    def _background(self, size: int, noise: int = 8) -> np.ndarray:
+        if self.media == "photo":
+            from reamo.synth.photos import background
+
+            return background(self.rng, size, size)
+        bg = np.full((size, size, 3), 235, np.uint8)
+        return bg + self.rng.integers(-noise, noise, (size, size, 3)).astype(np.uint8) if noise else bg
+
+    def _object(self, typ: str, radius: int):
+        """A painter of one object of `typ` about 2 x radius across: paint(img, cx, cy, free) -> its mask."""
+        if self.media == "photo":
+            from reamo.synth.photos import paste, sample_cutout
+
+            cut = sample_cutout(self.rng, typ, 2 * radius + 3)
+            return lambda img, cx, cy, free: paste(img, cut, cx, cy, free)
+        colour, shape, _ = TYPES[typ]
+        return lambda img, cx, cy, free: _draw(img, shape, cx, cy, radius, colour, free)
+
     def image(self, name: str, ents: list[tuple[str, str]], size: int = 96):
-        img = np.full((size, size, 3), 235, np.uint8) + self.rng.integers(-8, 8, (size, size, 3)).astype(np.uint8)
+        img = self._background(size)
         slots = self.rng.permutation([(24, 28), (70, 30), (30, 70), (70, 72)])[: len(ents)]
         groundings = []
         occupied = np.zeros((size, size), bool)
         for (typ, _), (cx, cy) in zip(ents, slots):
-            colour, shape, _ = TYPES[typ]
-            shade = np.clip(np.array(colour) + self.rng.integers(-25, 25, 3), 0, 255)
-            m = _draw(img, shape, int(cx), int(cy), int(self.rng.integers(11, 17)), shade) & ~occupied
+            if self.media == "photo":  # photo objects are larger than the shapes: the encoders see them in clutter
+                paint = self._object(typ, int(self.rng.integers(14, 20)))
+            else:
+                colour, shape, _ = TYPES[typ]
+                shade = np.clip(np.array(colour) + self.rng.integers(-25, 25, 3), 0, 255)
+                r = int(self.rng.integers(11, 17))
+                paint = lambda im, x, y, free, shape=shape, r=r, shade=shade: _draw(im, shape, x, y, r, shade, free)  # noqa: E731
+            m = paint(img, int(cx), int(cy), ~occupied)
             occupied |= m
             groundings.append({"box": mask_to_box(m), "mask_rle": rle_encode(m)})
         from PIL import Image
@@ -105,17 +144,29 @@ class _World:
     def audio(self, name: str, ents: list[tuple[str, str]]):
         import soundfile as sf
 
-        dur = 1.0 + 1.2 * len(ents)
-        wave = self.rng.normal(0, 0.01, int(dur * SR)).astype(np.float32)
+        if self.media == "photo":
+            from reamo.synth.sounds import room_noise
+
+            sounds = [self.sounds.sound(typ, self.rng) for typ, _ in ents]
+            gaps = [float(self.rng.uniform(0.3, 0.5)) for _ in ents]
+            dur = 0.4 + sum(len(w) / SR + g for w, g in zip(sounds, gaps)) + 0.4
+            wave = room_noise(self.rng, int(dur * SR))
+        else:
+            dur = 1.0 + 1.2 * len(ents)
+            wave = self.rng.normal(0, 0.01, int(dur * SR)).astype(np.float32)
+            sounds, gaps = [], []
+            for typ, _ in ents:
+                length = float(self.rng.uniform(0.5, 0.8))
+                tt = np.arange(int(length * SR)) / SR
+                sounds.append((0.4 * np.sin(2 * np.pi * TYPES[typ][2] * tt) * np.sin(np.pi * tt / length)).astype(np.float32))
+                gaps.append(float(self.rng.uniform(0.3, 0.5)))
         groundings, t = [], 0.4
-        for typ, _ in ents:
-            length = float(self.rng.uniform(0.5, 0.8))
-            a, b = int(t * SR), int((t + length) * SR)
-            tt = np.arange(b - a) / SR
-            f = TYPES[typ][2]
-            wave[a:b] += (0.4 * np.sin(2 * np.pi * f * tt) * np.sin(np.pi * tt / length)).astype(np.float32)
+        for w, gap in zip(sounds, gaps):
+            a = int(t * SR)
+            wave[a:a + len(w)] += w[: len(wave) - a]
+            length = len(w) / SR
             groundings.append({"spans": [[round(t, 3), round(t + length, 3)]]})
-            t += length + float(self.rng.uniform(0.3, 0.5))
+            t += length + gap
         sf.write(self.root / "audio" / f"{name}.wav", wave, SR)
         return f"audio/{name}.wav", groundings
 
@@ -127,7 +178,9 @@ class _World:
             start = int(self.rng.integers(0, frames // 3))
             end = int(self.rng.integers(2 * frames // 3, frames + 1))
             y0 = int(self.rng.integers(16, size - 16))
-            tracks.append((typ, start, end, y0, int(self.rng.integers(8, 11))))
+            r = int(self.rng.integers(8, 11)) + (3 if self.media == "photo" else 0)
+            tracks.append((typ, start, end, y0, self._object(typ, r)))
+        bg = self._background(size, noise=0)
         path = self.root / "video" / f"{name}.mp4"
         per_ent = [[] for _ in ents]
         with av.open(str(path), "w") as out:
@@ -136,11 +189,13 @@ class _World:
             st.pix_fmt = "yuv420p"
             st.bit_rate = 2_000_000
             for f in range(frames):
-                img = np.full((size, size, 3), 235, np.uint8)
-                for k, (typ, a, b, y0, r) in enumerate(tracks):
+                img = bg.copy()
+                occupied = np.zeros((size, size), bool)
+                for k, (typ, a, b, y0, paint) in enumerate(tracks):
                     if a <= f < b:
                         cx = int(10 + (size - 20) * (f - a) / max(1, b - a - 1))
-                        m = _draw(img, TYPES[typ][1], cx, y0, r, TYPES[typ][0])
+                        m = paint(img, cx, y0, ~occupied)
+                        occupied |= m
                         per_ent[k].append({"t": round(f / fps, 4), "box": mask_to_box(m), "mask_rle": rle_encode(m)})
                 for pkt in st.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
                     out.mux(pkt)
@@ -246,12 +301,14 @@ def _record(rid, task, combo, rng, world, names, allowed, held_out=None):
     return rec
 
 
-def generate_corpus(out_dir, size="default", seed: int = 0) -> CorpusInfo:
+def generate_corpus(out_dir, size="default", seed: int = 0, media: str = "shapes") -> CorpusInfo:
+    """Write the corpus (splits, per-phase files, media, corpus.json) under `out_dir`. `size`: a name in SIZES
+    or {split: count}; `media`: "shapes" or "photo" (see _World)."""
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     sizes = SIZES[size] if isinstance(size, str) else dict(size)
     rng = np.random.default_rng(seed)
-    world = _World(root, rng)
+    world = _World(root, rng, media)
     splits = {}
     for split, n in sizes.items():
         names = NAMES_TEST if split == "test" else NAMES_TRAIN
@@ -274,17 +331,7 @@ def generate_corpus(out_dir, size="default", seed: int = 0) -> CorpusInfo:
     write_jsonl(root / "phase3_grounding.jsonl", [r for r in train if len(r.modalities) > (1 if r.text else 0)])
     write_jsonl(root / "phase4_meta.jsonl", train)
     info = CorpusInfo(str(root), seed, sizes, {"names": NAMES_TEST, "type_modality": HELD_OUT_PAIRS},
-                      {s: len(v) for s, v in splits.items()})
+                      {s: len(v) for s, v in splits.items()}, media)
     (root / "corpus.json").write_text(json.dumps(asdict(info), indent=1))
     return info
 
-
-if __name__ == "__main__":
-    import argparse
-
-    ap = argparse.ArgumentParser()
-    ap.add_argument("out")
-    ap.add_argument("--size", default="smoke")
-    ap.add_argument("--seed", type=int, default=0)
-    a = ap.parse_args()
-    print(generate_corpus(a.out, a.size, a.seed))
