@@ -33,6 +33,9 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.7",
         "gguf>=0.10",
+        # the quickstart corpus's photographs (reamo/synth/photos.py): skimage.data, sklearn's sample images
+        "scikit-image>=0.22",
+        "scikit-learn>=1.3",
     ],
     extras_require={
         # test-only tools; the official ImageBind reference code (parity tests) is installed --no-deps
@@ -41,7 +44,6 @@ setup(
             "pytest>=8.0",
             "hypothesis>=6.100",
             "seqeval>=1.2.2",
-            "scikit-image>=0.22",
             "timm>=1.0",
             "ftfy>=6.1",
             "regex>=2023.0",

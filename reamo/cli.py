@@ -4,7 +4,7 @@
     reamo train     --config configs/phases/phase1_uie.yaml [--set key=value ...]
     reamo eval      --model DIR --benchmark DIR --out DIR     |   --predictions P.jsonl --gold G.jsonl
     reamo data convert --format NAME IN OUT.jsonl
-    reamo quickstart [--out DIR] [--smoke] [--recipe smollm2|tiny]
+    reamo quickstart [--out DIR] [--smoke] [--recipe smollm2|tiny] [--visual shapes|photo] [--audio sounds|tones]
     reamo demo      --model DIR [--host 127.0.0.1] [--port 7860]
     reamo bench build --out BENCH [--data DIR] [--per-set 200] [--no-speech]
     reamo plan      --config vicuna-7b --phase phase4_meta --gpus 8 --zero 2 [--micro-batch 1 --seq 2048]
@@ -136,6 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="configs/quickstart/NAME.yaml or a YAML path: smollm2 (default, the pretrained backbone) or "
                         "tiny (a small LLaMA from scratch)")
     q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--visual", choices=["shapes", "photo"], default=None,
+                   help="the corpus's images and videos, instead of the recipe's corpus.visual: shapes (coloured "
+                        "shapes) or photo (objects cut from real photographs)")
+    q.add_argument("--audio", choices=["sounds", "tones"], default=None,
+                   help="the corpus's audio, instead of the recipe's corpus.audio: sounds (speech by espeak-ng, "
+                        "calls, engines) or tones")
     q.set_defaults(func=cmd_quickstart)
 
     b = sub.add_parser("bench", help="build the open zero-shot benchmark from public data")

@@ -1,4 +1,4 @@
-"""The corpus's photo media (reamo.synth.photos, reamo.synth.sounds) and a corpus written with them."""
+"""The corpus's photographs and sounds (reamo.synth.photos, reamo.synth.sounds) and corpora written with them."""
 import numpy as np
 import pytest
 
@@ -71,9 +71,9 @@ def test_photo_corpus_groundings_are_exact_and_reproducible(tmp_path):
     from PIL import Image
 
     sizes = {"train": 30, "dev": 1, "test": 10}
-    info = generate_corpus(tmp_path / "a", sizes, seed=2, media="photo")
-    generate_corpus(tmp_path / "b", sizes, seed=2, media="photo")
-    assert info.media == "photo"
+    info = generate_corpus(tmp_path / "a", sizes, seed=2, visual="photo", audio="sounds")
+    generate_corpus(tmp_path / "b", sizes, seed=2, visual="photo", audio="sounds")
+    assert (info.visual, info.audio) == ("photo", "sounds")
     train = list(read_jsonl(tmp_path / "a" / "train.jsonl"))
     for r in train:
         for p in (r.image, r.audio, r.video):
@@ -98,5 +98,28 @@ def test_photo_corpus_groundings_are_exact_and_reproducible(tmp_path):
     for r in (r for r in train if r.video and r.entities):
         frames = [f for e in r.entities for f in e.grounding["video"]["frames"]]
         assert frames and all(rle_decode(f["mask_rle"]).any() for f in frames)
-    with pytest.raises(ValueError, match="corpus media"):
-        generate_corpus(tmp_path / "c", sizes, seed=2, media="cartoon")
+    with pytest.raises(ValueError, match="corpus visual media"):
+        generate_corpus(tmp_path / "c", sizes, seed=2, visual="cartoon")
+    with pytest.raises(ValueError, match="corpus audio"):
+        generate_corpus(tmp_path / "c", sizes, seed=2, audio="cartoon")
+
+
+def test_shapes_with_sounds_mix_the_two(tmp_path):
+    """The quickstart's corpus: shapes in images, sounds in audio; the shapes are those of a shapes-only corpus."""
+    import soundfile as sf
+    from PIL import Image
+
+    sizes = {"train": 20, "dev": 1, "test": 1}
+    generate_corpus(tmp_path / "s", sizes, seed=4, visual="shapes", audio="sounds")
+    recs = list(read_jsonl(tmp_path / "s" / "train.jsonl"))
+    r = next(r for r in recs if r.image and r.entities)
+    img = np.asarray(Image.open(tmp_path / "s" / r.image).convert("RGB"))
+    m = rle_decode(r.entities[0].grounding["image"]["mask_rle"])
+    assert img[m].std(axis=0).max() < 20  # one flat colour: a shape, not a photograph
+    ra = next(r for r in recs if r.audio and r.entities and r.entities[0].type == "person")
+    w, sr = sf.read(tmp_path / "s" / ra.audio)
+    s0, s1 = ra.entities[0].grounding["audio"]["spans"][0]
+    seg = w[int(s0 * sr): int(s1 * sr)]
+    # speech, not a tone: a tone's spectrum has one peak, a voice spreads its power over many frequencies
+    power = np.abs(np.fft.rfft(seg)) ** 2
+    assert power.max() / power.sum() < 0.05

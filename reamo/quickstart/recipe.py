@@ -33,12 +33,14 @@ class EvalSettings(Config):
 
 @dataclass
 class CorpusSettings(Config):
-    media: str = "photo"  # "photo": objects cut from real photographs, speech; "shapes": coloured shapes, tones
+    visual: str = "shapes"  # images and videos: "shapes" (coloured shapes), "photo" (cut from real photographs)
+    audio: str = "sounds"  # "sounds" (speech by espeak-ng, calls, engines), "tones"
 
     def __post_init__(self):
-        from reamo.synth.generator import MEDIA
+        from reamo.synth.generator import AUDIO, VISUAL
 
-        self.check(self.media in MEDIA, "media", f"must be one of {list(MEDIA)}")
+        self.check(self.visual in VISUAL, "visual", f"must be one of {list(VISUAL)}")
+        self.check(self.audio in AUDIO, "audio", f"must be one of {list(AUDIO)}")
 
 
 @dataclass

@@ -34,6 +34,8 @@ def run_quickstart(args) -> int:
     from training.engine import train
 
     recipe = Recipe.load(args.recipe)
+    visual = getattr(args, "visual", None) or recipe.corpus.visual
+    audio = getattr(args, "audio", None) or recipe.corpus.audio
     size = "smoke" if args.smoke else "full"
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -46,8 +48,9 @@ def run_quickstart(args) -> int:
         print(f"removed the previous run's {', '.join(p.name for p in stale)} from {out}", flush=True)
     t0 = time.time()
     info = generate_corpus(out / "corpus", "smoke" if args.smoke else "default", seed=args.seed,
-                           media=recipe.corpus.media)
-    print(f"corpus: {info.counts}, {info.media} media, in {out / 'corpus'} ({time.time() - t0:.1f} s)", flush=True)
+                           visual=visual, audio=audio)
+    print(f"corpus: {info.counts}, {info.visual} images and videos, {info.audio} audio, in {out / 'corpus'} "
+          f"({time.time() - t0:.1f} s)", flush=True)
     corpus = out / "corpus"
     test = list(read_jsonl(corpus / "test.jsonl"))
     dev = list(read_jsonl(corpus / "dev.jsonl"))
@@ -93,7 +96,8 @@ def run_quickstart(args) -> int:
           f"{qf_s:.0f} s; total {total:.0f} s\n")
     (out / "results.md").write_text(md)
     (out / "scores.json").write_text(json.dumps({
-        "recipe": args.recipe, "size": size, "seed": args.seed, "corpus_media": info.media, "before": before, "after": after,
+        "recipe": args.recipe, "size": size, "seed": args.seed, "corpus": {"visual": info.visual, "audio": info.audio}, "before": before,
+        "after": after,
         "dev_after": dev_after, "per_combination": per_combo, "query_following": qf, "phases": phases,
         "timings_s": {p: f["seconds"] for p, f in phases.items()}, "eval_before_s": round(eval_before_s, 1),
         "eval_after_s": round(eval_after_s, 1), "query_following_s": round(qf_s, 1), "pictures": pictures,

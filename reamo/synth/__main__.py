@@ -1,4 +1,4 @@
-from reamo.synth.generator import MEDIA, generate_corpus
+from reamo.synth.generator import AUDIO, VISUAL, generate_corpus
 
 if __name__ == "__main__":
     import argparse
@@ -7,7 +7,8 @@ if __name__ == "__main__":
     ap.add_argument("out")
     ap.add_argument("--size", default="smoke", choices=["smoke", "default"])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--media", choices=MEDIA, default="photo", help="objects cut from photographs and speech "
-                    "(photo), or coloured shapes and tones (shapes)")
+    ap.add_argument("--visual", choices=VISUAL, default="shapes",
+                    help="images and videos: coloured shapes, or objects cut from photographs (photo)")
+    ap.add_argument("--audio", choices=AUDIO, default="sounds", help="tones, or speech, calls and engines (sounds)")
     a = ap.parse_args()
-    print(generate_corpus(a.out, a.size, a.seed, a.media))
+    print(generate_corpus(a.out, a.size, a.seed, a.visual, a.audio))

@@ -53,7 +53,8 @@ RELATIONS = {("person", "animal"): "owns", ("person", "vehicle"): "drives", ("an
 EVENTS = {"Movement:Transport": ["Agent", "Vehicle"], "Contact:Meet": ["Entity"]}
 COMBOS = ["T", "I", "V", "A", "T+I", "T+V", "T+A", "I+A", "T+I+A", "V+A"]
 HELD_OUT_PAIRS = [("vehicle", "A"), ("animal", "V")]
-MEDIA = ("shapes", "photo")
+VISUAL = ("shapes", "photo")  # how images and videos look (see _World)
+AUDIO = ("tones", "sounds")  # how entities sound
 SIZES = {"smoke": {"train": 90, "dev": 10, "test": 30}, "default": {"train": 1500, "dev": 60, "test": 200}}
 SCHEMAS = {"ner": {"entity_types": list(TYPES)}, "re": {"relation_types": sorted(set(RELATIONS.values()))},
            "ee": {"event_types": EVENTS}}
@@ -66,7 +67,8 @@ class CorpusInfo:
     sizes: dict
     held_out: dict
     counts: dict = field(default_factory=dict)
-    media: str = "shapes"
+    visual: str = "shapes"
+    audio: str = "tones"
 
 
 def _draw(img: np.ndarray, shape: str, cx: int, cy: int, r: int, colour, free: np.ndarray | None = None) -> np.ndarray:
@@ -86,16 +88,19 @@ def _draw(img: np.ndarray, shape: str, cx: int, cy: int, r: int, colour, free: n
 
 
 class _World:
-    """Writes each record's media. `media`: "shapes" (a coloured disk, square or triangle per type on a plain
-    background, a tone per type) or "photo" (objects cut from real photographs on faded background photographs,
-    reamo.synth.photos; speech by espeak-ng and synthesised calls and engines, reamo.synth.sounds)."""
+    """Writes each record's media. `visual` (images, video): "shapes" (a coloured disk, square or triangle per
+    type on a plain background) or "photo" (objects cut from real photographs on faded background photographs,
+    reamo.synth.photos). `audio`: "tones" (a tone per type) or "sounds" (speech by espeak-ng, synthesised calls
+    and engines, reamo.synth.sounds)."""
 
-    def __init__(self, root: Path, rng: np.random.Generator, media: str = "shapes"):
-        if media not in MEDIA:
-            raise ValueError(f"corpus media must be one of {list(MEDIA)}, got {media!r}")
-        self.root, self.rng, self.media = root, rng, media
+    def __init__(self, root: Path, rng: np.random.Generator, visual: str = "shapes", audio: str = "tones"):
+        if visual not in VISUAL:
+            raise ValueError(f"corpus visual media must be one of {list(VISUAL)}, got {visual!r}")
+        if audio not in AUDIO:
+            raise ValueError(f"corpus audio must be one of {list(AUDIO)}, got {audio!r}")
+        self.root, self.rng, self.visual, self.audio_kind = root, rng, visual, audio
         self.sounds = None
-        if media == "photo":
+        if audio == "sounds":
             from reamo.synth.sounds import SoundBank
 
             self.sounds = SoundBank()
@@ -103,7 +108,7 @@ class _World:
             (root / d).mkdir(parents=True, exist_ok=True)
 
     def _background(self, size: int, noise: int = 8) -> np.ndarray:
-        if self.media == "photo":
+        if self.visual == "photo":
             from reamo.synth.photos import background
 
             return background(self.rng, size, size)
@@ -112,7 +117,7 @@ class _World:
 
     def _object(self, typ: str, radius: int):
         """A painter of one object of `typ` about 2 x radius across: paint(img, cx, cy, free) -> its mask."""
-        if self.media == "photo":
+        if self.visual == "photo":
             from reamo.synth.photos import paste, sample_cutout
 
             cut = sample_cutout(self.rng, typ, 2 * radius + 3)
@@ -126,7 +131,7 @@ class _World:
         groundings = []
         occupied = np.zeros((size, size), bool)
         for (typ, _), (cx, cy) in zip(ents, slots):
-            if self.media == "photo":  # photo objects are larger than the shapes: the encoders see them in clutter
+            if self.visual == "photo":  # photo objects are larger than the shapes: the encoders see them in clutter
                 paint = self._object(typ, int(self.rng.integers(14, 20)))
             else:
                 colour, shape, _ = TYPES[typ]
@@ -144,7 +149,7 @@ class _World:
     def audio(self, name: str, ents: list[tuple[str, str]]):
         import soundfile as sf
 
-        if self.media == "photo":
+        if self.audio_kind == "sounds":
             from reamo.synth.sounds import room_noise
 
             sounds = [self.sounds.sound(typ, self.rng) for typ, _ in ents]
@@ -178,7 +183,7 @@ class _World:
             start = int(self.rng.integers(0, frames // 3))
             end = int(self.rng.integers(2 * frames // 3, frames + 1))
             y0 = int(self.rng.integers(16, size - 16))
-            r = int(self.rng.integers(8, 11)) + (3 if self.media == "photo" else 0)
+            r = int(self.rng.integers(8, 11)) + (3 if self.visual == "photo" else 0)
             tracks.append((typ, start, end, y0, self._object(typ, r)))
         bg = self._background(size, noise=0)
         path = self.root / "video" / f"{name}.mp4"
@@ -301,14 +306,14 @@ def _record(rid, task, combo, rng, world, names, allowed, held_out=None):
     return rec
 
 
-def generate_corpus(out_dir, size="default", seed: int = 0, media: str = "shapes") -> CorpusInfo:
+def generate_corpus(out_dir, size="default", seed: int = 0, visual: str = "shapes", audio: str = "tones") -> CorpusInfo:
     """Write the corpus (splits, per-phase files, media, corpus.json) under `out_dir`. `size`: a name in SIZES
-    or {split: count}; `media`: "shapes" or "photo" (see _World)."""
+    or {split: count}; `visual`: "shapes" or "photo", `audio`: "tones" or "sounds" (see _World)."""
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     sizes = SIZES[size] if isinstance(size, str) else dict(size)
     rng = np.random.default_rng(seed)
-    world = _World(root, rng, media)
+    world = _World(root, rng, visual, audio)
     splits = {}
     for split, n in sizes.items():
         names = NAMES_TEST if split == "test" else NAMES_TRAIN
@@ -331,7 +336,7 @@ def generate_corpus(out_dir, size="default", seed: int = 0, media: str = "shapes
     write_jsonl(root / "phase3_grounding.jsonl", [r for r in train if len(r.modalities) > (1 if r.text else 0)])
     write_jsonl(root / "phase4_meta.jsonl", train)
     info = CorpusInfo(str(root), seed, sizes, {"names": NAMES_TEST, "type_modality": HELD_OUT_PAIRS},
-                      {s: len(v) for s, v in splits.items()}, media)
+                      {s: len(v) for s, v in splits.items()}, visual, audio)
     (root / "corpus.json").write_text(json.dumps(asdict(info), indent=1))
     return info
 
