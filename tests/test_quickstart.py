@@ -83,7 +83,7 @@ def test_recipes_load_and_bad_recipes_name_the_key(tmp_path):
         Recipe.load(str(bad))
     assert list(PHASES) == list(Recipe.load("smollm2").phases)
     qs, tiny = Recipe.load("smollm2").corpus, Recipe.load("tiny").corpus
-    assert (qs.visual, qs.audio) == ("shapes", "sounds") and (tiny.visual, tiny.audio) == ("shapes", "tones")
+    assert (qs.visual, qs.audio) == ("shapes", "tones") == (tiny.visual, tiny.audio)
     for key in ("visual", "audio"):
         bad.write_text(f"model: quickstart\ncorpus: {{{key}: cartoon}}\n")
         with pytest.raises(ConfigError, match=key):
@@ -124,9 +124,9 @@ def test_quickstart_smoke_end_to_end(tmp_path):
     scores = json.loads((out / "scores.json").read_text())
     assert set(scores["timings_s"]) == {"phase1_uie", "phase2_alignment", "phase3_grounding", "phase4_meta"}
     assert scores["recipe"] == "smollm2" and scores["size"] == "smoke"
-    assert scores["corpus"] == {"visual": "shapes", "audio": "sounds"}
+    assert scores["corpus"] == {"visual": "shapes", "audio": "tones"}
     info = json.loads((out / "corpus" / "corpus.json").read_text())
-    assert (info["visual"], info["audio"]) == ("shapes", "sounds")
+    assert (info["visual"], info["audio"]) == ("shapes", "tones")
     for f in scores["phases"].values():  # time, throughput and memory per phase
         assert f["seconds"] > 0 and f["steps"] >= 1 and f["samples_per_s"] > 0 and f["peak_rss_mib"] > 0
     assert set(scores["per_combination"]) == {"T", "I", "V", "A", "T+I", "T+V", "T+A", "I+A", "T+I+A", "V+A"}

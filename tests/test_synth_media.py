@@ -105,7 +105,7 @@ def test_photo_corpus_groundings_are_exact_and_reproducible(tmp_path):
 
 
 def test_shapes_with_sounds_mix_the_two(tmp_path):
-    """The quickstart's corpus: shapes in images, sounds in audio; the shapes are those of a shapes-only corpus."""
+    """Shapes in images, sounds in audio (`reamo quickstart --audio sounds`)."""
     import soundfile as sf
     from PIL import Image
 

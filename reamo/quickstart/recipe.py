@@ -34,7 +34,7 @@ class EvalSettings(Config):
 @dataclass
 class CorpusSettings(Config):
     visual: str = "shapes"  # images and videos: "shapes" (coloured shapes), "photo" (cut from real photographs)
-    audio: str = "sounds"  # "sounds" (speech by espeak-ng, calls, engines), "tones"
+    audio: str = "tones"  # "tones" (one per type), "sounds" (speech by espeak-ng, calls, engines)
 
     def __post_init__(self):
         from reamo.synth.generator import AUDIO, VISUAL

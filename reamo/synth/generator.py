@@ -149,6 +149,7 @@ class _World:
     def audio(self, name: str, ents: list[tuple[str, str]]):
         import soundfile as sf
 
+        groundings, t = [], 0.4
         if self.audio_kind == "sounds":
             from reamo.synth.sounds import room_noise
 
@@ -156,22 +157,22 @@ class _World:
             gaps = [float(self.rng.uniform(0.3, 0.5)) for _ in ents]
             dur = 0.4 + sum(len(w) / SR + g for w, g in zip(sounds, gaps)) + 0.4
             wave = room_noise(self.rng, int(dur * SR))
+            for w, gap in zip(sounds, gaps):
+                a = int(t * SR)
+                wave[a:a + len(w)] += w[: len(wave) - a]
+                groundings.append({"spans": [[round(t, 3), round(t + len(w) / SR, 3)]]})
+                t += len(w) / SR + gap
         else:
             dur = 1.0 + 1.2 * len(ents)
             wave = self.rng.normal(0, 0.01, int(dur * SR)).astype(np.float32)
-            sounds, gaps = [], []
             for typ, _ in ents:
                 length = float(self.rng.uniform(0.5, 0.8))
-                tt = np.arange(int(length * SR)) / SR
-                sounds.append((0.4 * np.sin(2 * np.pi * TYPES[typ][2] * tt) * np.sin(np.pi * tt / length)).astype(np.float32))
-                gaps.append(float(self.rng.uniform(0.3, 0.5)))
-        groundings, t = [], 0.4
-        for w, gap in zip(sounds, gaps):
-            a = int(t * SR)
-            wave[a:a + len(w)] += w[: len(wave) - a]
-            length = len(w) / SR
-            groundings.append({"spans": [[round(t, 3), round(t + length, 3)]]})
-            t += length + gap
+                a, b = int(t * SR), int((t + length) * SR)
+                tt = np.arange(b - a) / SR
+                f = TYPES[typ][2]
+                wave[a:b] += (0.4 * np.sin(2 * np.pi * f * tt) * np.sin(np.pi * tt / length)).astype(np.float32)
+                groundings.append({"spans": [[round(t, 3), round(t + length, 3)]]})
+                t += length + float(self.rng.uniform(0.3, 0.5))
         sf.write(self.root / "audio" / f"{name}.wav", wave, SR)
         return f"audio/{name}.wav", groundings
 
@@ -199,7 +200,10 @@ class _World:
                 for k, (typ, a, b, y0, paint) in enumerate(tracks):
                     if a <= f < b:
                         cx = int(10 + (size - 20) * (f - a) / max(1, b - a - 1))
-                        m = paint(img, cx, y0, ~occupied)
+                        # photo: an earlier object stays in front and a later one's mask is what shows of it;
+                        # shapes keep the rule of the corpora the README's figures come from (a later shape is
+                        # painted over an earlier one, and both masks are whole)
+                        m = paint(img, cx, y0, ~occupied if self.visual == "photo" else None)
                         occupied |= m
                         per_ent[k].append({"t": round(f / fps, 4), "box": mask_to_box(m), "mask_rle": rle_encode(m)})
                 for pkt in st.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
