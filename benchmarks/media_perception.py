@@ -7,7 +7,8 @@ the entity types the medium shows (the record's caption):
    other 20% and on `--eval-split`. High accuracy means the features carry what the medium holds.
 2. caption: for each `--captions` model folder (phase folders' `final`, or a saved model), the share of the
    media-only items of each `--caption-splits` split whose generated caption (the phase-2 prompt) names exactly
-   the types shown (on train: how well phase 2 fitted; on dev: how well it generalises).
+   the types shown (on train: how well phase 2 fitted; on dev: how well it generalises). On a split with held-out
+   (type, combination) pairs (the test split), the items showing one are counted apart too ("heldout").
 
     .venv/bin/python benchmarks/media_perception.py --corpus runs/quickstart/corpus --model runs/quickstart/model \
         --captions runs/quickstart/phase2_alignment/final runs/quickstart/phase3_grounding/final runs/quickstart/model
@@ -39,6 +40,12 @@ def single_medium(records: list[dict], modality: str, with_text: bool = True) ->
         if media == [modality] and (with_text or not r.get("text")):
             out.append(r)
     return out
+
+
+def shows_heldout_pair(record: dict, pairs: set[tuple[str, str]]) -> bool:
+    """Whether a record (a JSONL dict) shows a type held out of its input combination (corpus.json's
+    held_out.type_modality)."""
+    return any((t, record.get("combo")) in pairs for t in record.get("scene_graph", {}).get("objects", []))
 
 
 def features(model, records, corpus: Path, modality: str):
@@ -80,7 +87,8 @@ def probe(model, train, evaluation, corpus: Path, modality: str) -> dict:
     return out
 
 
-def caption_accuracy(model, records, corpus: Path, modality: str, batch: int = 8) -> dict:
+def caption_accuracy(model, records, corpus: Path, modality: str, batch: int = 8,
+                     pairs: set[tuple[str, str]] = frozenset()) -> dict:
     import torch
 
     from reamo.inputs import load_media
@@ -88,7 +96,7 @@ def caption_accuracy(model, records, corpus: Path, modality: str, batch: int = 8
 
     prompt = model.processor.encode(chat_prompt(caption_prompt(modality, model.processor.placeholder(modality)),
                                                 model.config.llm.chat_template))
-    right, examples = 0, []
+    right, examples, held = 0, [], {"items": 0, "right": 0}
     for b in range(0, len(records), batch):
         chunk = records[b:b + batch]
         encs = [prompt] * len(chunk)
@@ -101,10 +109,16 @@ def caption_accuracy(model, records, corpus: Path, modality: str, batch: int = 8
             said = model.tokenizer.decode(row, skip_special_tokens=True).strip()
             ok = caption_types(said) == caption_types(r["caption"])
             right += ok
+            if shows_heldout_pair(r, pairs):
+                held["items"] += 1
+                held["right"] += ok
             if len(examples) < 3:
                 examples.append({"caption": r["caption"], "generated": said})
-    return {"items": len(records), "right": right, "accuracy": round(right / max(1, len(records)), 3),
-            "examples": examples}
+    out = {"items": len(records), "right": right, "accuracy": round(right / max(1, len(records)), 3),
+           "examples": examples}
+    if held["items"]:
+        out["heldout"] = held
+    return out
 
 
 def main():
@@ -131,6 +145,8 @@ def main():
 
     overrides = parse_sets(a.set)
     model = Reamo.from_pretrained(a.model, overrides=overrides).model
+    info = json.loads((corpus / "corpus.json").read_text()) if (corpus / "corpus.json").exists() else {}
+    pairs = {(t, c) for t, c in info.get("held_out", {}).get("type_modality", [])}
     for m in a.modalities:
         row = probe(model, single_medium(train, m)[:a.max_train], single_medium(evaluation, m), corpus, m)
         print(json.dumps({"probe": m, "overrides": overrides, **row}), flush=True)
@@ -139,7 +155,7 @@ def main():
         for split in a.caption_splits:
             records = read(split)
             for m in a.modalities:
-                row = caption_accuracy(cap, single_medium(records, m, with_text=False), corpus, m)
+                row = caption_accuracy(cap, single_medium(records, m, with_text=False), corpus, m, pairs=pairs)
                 print(json.dumps({"captions": d, "split": split, "modality": m, **row}), flush=True)
 
 

@@ -6,7 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 VENV=${VENV:-.venv}
-# Debian packages: espeak-ng (speech fixtures, spoken benchmark sets), chromium (the demo's browser test)
+# Debian packages: espeak-ng (speech fixtures, spoken benchmark sets, the corpus's `--audio sounds`), chromium
+# (the demo's browser test)
 if [ "${REAMO_SKIP_APT:-0}" != 1 ] && { ! command -v espeak-ng >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; }; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && apt-get install -y -qq espeak-ng chromium >/dev/null) \

@@ -68,6 +68,12 @@ def test_media_perception_labels_and_item_choice():
     assert [r["id"] for r in single_medium(recs, "audio")] == ["a", "ta"]
     assert [r["id"] for r in single_medium(recs, "audio", with_text=False)] == ["a"]
     assert single_medium(recs, "image") == []
+    from media_perception import shows_heldout_pair
+
+    pairs = {("vehicle", "A"), ("animal", "V")}
+    assert shows_heldout_pair({"combo": "A", "scene_graph": {"objects": ["person", "vehicle"]}}, pairs)
+    assert not shows_heldout_pair({"combo": "V+A", "scene_graph": {"objects": ["animal"]}}, pairs)
+    assert not shows_heldout_pair({"combo": "A"}, pairs)
 
 
 def test_quickstart_heldout_split():
