@@ -123,3 +123,22 @@ def test_shapes_with_sounds_mix_the_two(tmp_path):
     # speech, not a tone: a tone's spectrum has one peak, a voice spreads its power over many frequencies
     power = np.abs(np.fft.rfft(seg)) ** 2
     assert power.max() / power.sum() < 0.05
+
+
+def test_a_dev_split_can_show_the_held_out_pairs(tmp_path):
+    from reamo.synth.generator import HELD_OUT_PAIRS, NAMES_TEST
+
+    sizes = {"train": 20, "dev": 40, "test": 20}
+    generate_corpus(tmp_path / "d", sizes, seed=6, held_out_in=("dev", "test"))
+    pairs = lambda recs: {(e.type, r.extra["combo"]) for r in recs for e in r.entities}  # noqa: E731
+    train = list(read_jsonl(tmp_path / "d" / "train.jsonl"))
+    dev = list(read_jsonl(tmp_path / "d" / "dev.jsonl"))
+    for p in HELD_OUT_PAIRS:
+        assert p in pairs(dev) and p not in pairs(train)
+    test_names = {n for v in NAMES_TEST.values() for n in v}
+    assert not any(e.text in test_names for r in dev for e in r.entities)  # dev keeps the training names
+    # the default keeps them out of dev
+    generate_corpus(tmp_path / "e", sizes, seed=6)
+    assert not any(p in pairs(read_jsonl(tmp_path / "e" / "dev.jsonl")) for p in HELD_OUT_PAIRS)
+    with pytest.raises(ValueError, match="train"):
+        generate_corpus(tmp_path / "f", sizes, seed=6, held_out_in=("train",))

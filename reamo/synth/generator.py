@@ -310,9 +310,14 @@ def _record(rid, task, combo, rng, world, names, allowed, held_out=None):
     return rec
 
 
-def generate_corpus(out_dir, size="default", seed: int = 0, visual: str = "shapes", audio: str = "tones") -> CorpusInfo:
+def generate_corpus(out_dir, size="default", seed: int = 0, visual: str = "shapes", audio: str = "tones",
+                    held_out_in: tuple[str, ...] = ("test",)) -> CorpusInfo:
     """Write the corpus (splits, per-phase files, media, corpus.json) under `out_dir`. `size`: a name in SIZES
-    or {split: count}; `visual`: "shapes" or "photo", `audio`: "tones" or "sounds" (see _World)."""
+    or {split: count}; `visual`: "shapes" or "photo", `audio`: "tones" or "sounds" (see _World). `held_out_in`:
+    the splits that show the held-out (type, combination) pairs (test only by default; ("dev", "test") gives a
+    dev split that can measure the transfer to them, with training names). "train" is refused."""
+    if "train" in held_out_in:
+        raise ValueError("held_out_in cannot hold 'train': the held-out pairs would be trained on")
     root = Path(out_dir)
     root.mkdir(parents=True, exist_ok=True)
     sizes = SIZES[size] if isinstance(size, str) else dict(size)
@@ -325,10 +330,10 @@ def generate_corpus(out_dir, size="default", seed: int = 0, visual: str = "shape
         for i in range(n):
             combo, task = COMBOS[i % len(COMBOS)], ("ner", "re", "ee")[(i // len(COMBOS)) % 3]
             allowed = list(TYPES)
-            if split != "test":  # held-out (type, modality) pairs never appear in training inputs
+            if split not in held_out_in:  # held-out (type, modality) pairs never appear in training inputs
                 allowed = [t for t in allowed if (t, combo) not in HELD_OUT_PAIRS]
             held = None
-            if split == "test" and (i // len(COMBOS)) % 2 == 0 and combo in ("A", "V"):
+            if split in held_out_in and (i // len(COMBOS)) % 2 == 0 and combo in ("A", "V"):
                 held = next(t for t, c in HELD_OUT_PAIRS if c == combo)
                 allowed = [held, "person"]
             recs.append(_record(f"{split}-{i:05d}", task, combo, rng, world, names, allowed, held))
@@ -339,7 +344,8 @@ def generate_corpus(out_dir, size="default", seed: int = 0, visual: str = "shape
     write_jsonl(root / "phase2_alignment.jsonl", [r for r in train if r.modalities != ("text",)])
     write_jsonl(root / "phase3_grounding.jsonl", [r for r in train if len(r.modalities) > (1 if r.text else 0)])
     write_jsonl(root / "phase4_meta.jsonl", train)
-    info = CorpusInfo(str(root), seed, sizes, {"names": NAMES_TEST, "type_modality": HELD_OUT_PAIRS},
+    info = CorpusInfo(str(root), seed, sizes, {"names": NAMES_TEST, "type_modality": HELD_OUT_PAIRS,
+                                               "in_splits": list(held_out_in)},
                       {s: len(v) for s, v in splits.items()}, visual, audio)
     (root / "corpus.json").write_text(json.dumps(asdict(info), indent=1))
     return info
