@@ -4,6 +4,9 @@ held_out.type_modality: vehicles in audio-only inputs, animals in video-only one
 from the run's predictions_test.jsonl; nothing is predicted again.
 
     .venv/bin/python benchmarks/quickstart_heldout.py --run runs/quickstart
+    # or predict a split now, e.g. a dev split that shows the held-out pairs (python -m reamo.synth DIR
+    # --held-out-in dev test): the records are read from CORPUS/SPLIT.jsonl, the pairs from CORPUS/corpus.json
+    .venv/bin/python benchmarks/quickstart_heldout.py --model runs/quickstart/model --corpus DIR --split dev
 """
 from __future__ import annotations
 
@@ -36,15 +39,27 @@ def split_scores(gold: list, predictions: list[dict], pairs: set[tuple[str, str]
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--run", default="runs/quickstart")
+    ap.add_argument("--run", default="runs/quickstart", help="a quickstart run folder (its test predictions)")
+    ap.add_argument("--model", help="predict now with this model folder instead of reading a run's predictions")
+    ap.add_argument("--corpus", help="with --model: the corpus folder")
+    ap.add_argument("--split", default="dev", help="with --model: the split to predict")
+    ap.add_argument("--batch-size", type=int, default=16)
     a = ap.parse_args()
     from reamo.records import read_jsonl
 
-    run = Path(a.run)
-    info = json.loads((run / "corpus" / "corpus.json").read_text())
+    corpus = Path(a.corpus) if a.model else Path(a.run) / "corpus"
+    info = json.loads((corpus / "corpus.json").read_text())
     pairs = {(t, c) for t, c in info["held_out"]["type_modality"]}
-    gold = list(read_jsonl(run / "corpus" / "test.jsonl"))
-    predictions = [json.loads(line) for line in open(run / "predictions_test.jsonl")]
+    gold = list(read_jsonl(corpus / f"{a.split if a.model else 'test'}.jsonl"))
+    if a.model:
+        from reamo.api import Reamo
+        from reamo.evaluation.runner import predict_records
+
+        reamo = Reamo.from_pretrained(a.model).eval(merge_lora=True)
+        predictions = [r.to_dict() for r in predict_records(reamo, gold, corpus, batch_size=a.batch_size,
+                                                             max_new_tokens=96)]
+    else:
+        predictions = [json.loads(line) for line in open(Path(a.run) / "predictions_test.jsonl")]
     for name, s in split_scores(gold, predictions, pairs).items():
         row = {"part": name, "records": s.get("records")}
         for k in ("ner", "re", "et", "ea"):
