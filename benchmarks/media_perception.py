@@ -42,12 +42,6 @@ def single_medium(records: list[dict], modality: str, with_text: bool = True) ->
     return out
 
 
-def shows_heldout_pair(record: dict, pairs: set[tuple[str, str]]) -> bool:
-    """Whether a record (a JSONL dict) shows a type held out of its input combination (corpus.json's
-    held_out.type_modality)."""
-    return any((t, record.get("combo")) in pairs for t in record.get("scene_graph", {}).get("objects", []))
-
-
 def features(model, records, corpus: Path, modality: str):
     import numpy as np
     import torch
@@ -91,8 +85,10 @@ def caption_accuracy(model, records, corpus: Path, modality: str, batch: int = 8
                      pairs: set[tuple[str, str]] = frozenset()) -> dict:
     import torch
 
+    from quickstart_heldout import holds_heldout_pair
     from reamo.inputs import load_media
     from reamo.prompts import caption_prompt, chat_prompt
+    from reamo.records import Record
 
     prompt = model.processor.encode(chat_prompt(caption_prompt(modality, model.processor.placeholder(modality)),
                                                 model.config.llm.chat_template))
@@ -109,7 +105,7 @@ def caption_accuracy(model, records, corpus: Path, modality: str, batch: int = 8
             said = model.tokenizer.decode(row, skip_special_tokens=True).strip()
             ok = caption_types(said) == caption_types(r["caption"])
             right += ok
-            if shows_heldout_pair(r, pairs):
+            if pairs and holds_heldout_pair(Record.from_dict(r), pairs):
                 held["items"] += 1
                 held["right"] += ok
             if len(examples) < 3:

@@ -136,10 +136,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="configs/quickstart/NAME.yaml or a YAML path: smollm2 (default, the pretrained backbone) or "
                         "tiny (a small LLaMA from scratch)")
     q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--visual", choices=["shapes", "photo"], default=None,
+    from reamo.synth.generator import AUDIO, VISUAL
+
+    q.add_argument("--visual", choices=VISUAL, default=None,
                    help="the corpus's images and videos, instead of the recipe's corpus.visual: shapes (coloured "
                         "shapes) or photo (objects cut from real photographs)")
-    q.add_argument("--audio", choices=["sounds", "tones"], default=None,
+    q.add_argument("--audio", choices=AUDIO, default=None,
                    help="the corpus's audio, instead of the recipe's corpus.audio: sounds (speech by espeak-ng, "
                         "calls, engines) or tones")
     q.set_defaults(func=cmd_quickstart)

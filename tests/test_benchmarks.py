@@ -68,12 +68,16 @@ def test_media_perception_labels_and_item_choice():
     assert [r["id"] for r in single_medium(recs, "audio")] == ["a", "ta"]
     assert [r["id"] for r in single_medium(recs, "audio", with_text=False)] == ["a"]
     assert single_medium(recs, "image") == []
-    from media_perception import shows_heldout_pair
+    # the probe's caption rows count held-out items with quickstart_heldout's predicate, on JSONL dicts
+    from quickstart_heldout import holds_heldout_pair
+
+    from reamo.records import Record
 
     pairs = {("vehicle", "A"), ("animal", "V")}
-    assert shows_heldout_pair({"combo": "A", "scene_graph": {"objects": ["person", "vehicle"]}}, pairs)
-    assert not shows_heldout_pair({"combo": "V+A", "scene_graph": {"objects": ["animal"]}}, pairs)
-    assert not shows_heldout_pair({"combo": "A"}, pairs)
+    line = lambda **kw: Record.from_dict({"id": "x", "task": "ner", **kw})  # noqa: E731
+    assert holds_heldout_pair(line(combo="A", scene_graph={"objects": ["person", "vehicle"]}), pairs)
+    assert not holds_heldout_pair(line(combo="V+A", scene_graph={"objects": ["animal"]}), pairs)
+    assert not holds_heldout_pair(line(combo="A"), pairs)
 
 
 def test_quickstart_heldout_split():

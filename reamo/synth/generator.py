@@ -115,14 +115,16 @@ class _World:
         bg = np.full((size, size, 3), 235, np.uint8)
         return bg + self.rng.integers(-noise, noise, (size, size, 3)).astype(np.uint8) if noise else bg
 
-    def _object(self, typ: str, radius: int):
-        """A painter of one object of `typ` about 2 x radius across: paint(img, cx, cy, free) -> its mask."""
+    def _object(self, typ: str, radius: int, shade=None):
+        """A painter of one object of `typ` about 2 x radius across: paint(img, cx, cy, free) -> its mask. A shape
+        takes the type's colour, or `shade`."""
         if self.visual == "photo":
             from reamo.synth.photos import paste, sample_cutout
 
             cut = sample_cutout(self.rng, typ, 2 * radius + 3)
             return lambda img, cx, cy, free: paste(img, cut, cx, cy, free)
         colour, shape, _ = TYPES[typ]
+        colour = colour if shade is None else shade
         return lambda img, cx, cy, free: _draw(img, shape, cx, cy, radius, colour, free)
 
     def image(self, name: str, ents: list[tuple[str, str]], size: int = 96):
@@ -133,11 +135,9 @@ class _World:
         for (typ, _), (cx, cy) in zip(ents, slots):
             if self.visual == "photo":  # photo objects are larger than the shapes: the encoders see them in clutter
                 paint = self._object(typ, int(self.rng.integers(14, 20)))
-            else:
-                colour, shape, _ = TYPES[typ]
-                shade = np.clip(np.array(colour) + self.rng.integers(-25, 25, 3), 0, 255)
-                r = int(self.rng.integers(11, 17))
-                paint = lambda im, x, y, free, shape=shape, r=r, shade=shade: _draw(im, shape, x, y, r, shade, free)  # noqa: E731
+            else:  # a shade of the type's colour, drawn before the radius
+                shade = np.clip(np.array(TYPES[typ][0]) + self.rng.integers(-25, 25, 3), 0, 255)
+                paint = self._object(typ, int(self.rng.integers(11, 17)), shade)
             m = paint(img, int(cx), int(cy), ~occupied)
             occupied |= m
             groundings.append({"box": mask_to_box(m), "mask_rle": rle_encode(m)})

@@ -134,12 +134,12 @@ def backgrounds() -> list[np.ndarray]:
     return [_photo(n) for n in BACKGROUNDS]
 
 
-def _resize(a: np.ndarray, h: int, w: int, nearest: bool = False) -> np.ndarray:
+def _resize(a: np.ndarray, h: int, w: int) -> np.ndarray:
     from PIL import Image
 
     if a.dtype == bool:
         return np.asarray(Image.fromarray(a.astype(np.uint8) * 255).resize((w, h), Image.BILINEAR)) >= 128
-    return np.asarray(Image.fromarray(a).resize((w, h), Image.NEAREST if nearest else Image.BILINEAR))
+    return np.asarray(Image.fromarray(a).resize((w, h), Image.BILINEAR))
 
 
 def background(rng: np.random.Generator, h: int, w: int, fade: float = FADE) -> np.ndarray:

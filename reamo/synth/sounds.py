@@ -1,15 +1,16 @@
-"""The sounds of the corpus's `photo` media, one per entity, 16 kHz mono float32:
+"""The sounds of a corpus written with `audio="sounds"`, one per entity, 16 kHz mono float32:
 - person: a short phrase spoken by espeak-ng, in one of several voices and speeds;
 - animal: a dog's barks or a cat's meow, synthesised (a harmonic voice with the call's pitch contour, a breath
   of noise and the call's envelope);
 - vehicle: an engine (a sawtooth at the firing rate, its harmonics and rumbling noise, pulsing with the
   cylinders) or a two-tone horn, synthesised.
-Each sound is trimmed to where it is audible, so its gold span is exactly where it lies in the file."""
+Each sound is trimmed to where it is audible, so its gold span is exactly where it lies in the file. Without
+espeak-ng, a person's sound raises reamo.benchmark.speech.SpeechError naming the missing program."""
 from __future__ import annotations
 
 import numpy as np
 
-from reamo.benchmark.speech import SAMPLE_RATE, Speaker, SpeechError
+from reamo.benchmark.speech import SAMPLE_RATE, Speaker
 
 PHRASES = ("hello there", "good morning", "come over here", "yes of course", "thank you", "see you later",
            "all right then", "wait for me")
@@ -17,12 +18,10 @@ VOICES = ("en-us", "en-gb", "en-us+f3", "en-gb+m3", "en-us+f2", "en-gb-x-rp+m5")
 SPEEDS = (145, 175)
 MAX_S = 1.2  # a longer sound is cut (with a fade) to this length
 
-__all__ = ["SAMPLE_RATE", "SoundBank", "SpeechError"]
 
-
-def _envelope(n: int, attack: int, rng_decay: float) -> np.ndarray:
+def _envelope(n: int, attack: int, decay: float) -> np.ndarray:
     t = np.arange(n, dtype=np.float32)
-    env = np.minimum(1.0, t / max(1, attack)) * np.exp(-t / max(1.0, rng_decay))
+    env = np.minimum(1.0, t / max(1, attack)) * np.exp(-t / max(1.0, decay))
     return env.astype(np.float32)
 
 
