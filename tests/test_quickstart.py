@@ -90,6 +90,28 @@ def test_recipes_load_and_bad_recipes_name_the_key(tmp_path):
             Recipe.load(str(bad))
 
 
+def test_recipe_replay_becomes_the_phase_data_and_names_a_bad_phase(tmp_path):
+    import pytest
+    import yaml
+
+    from reamo.errors import ConfigError
+    from reamo.quickstart.recipe import RECIPES, Recipe
+
+    d = yaml.safe_load((RECIPES / "smollm2.yaml").read_text())
+    d["phases"]["phase4_meta"]["replay"] = {"phase2_alignment": 0.25}
+    (tmp_path / "r.yaml").write_text(yaml.safe_dump(d))
+    r = Recipe.load(str(tmp_path / "r.yaml"))
+    (rep,) = r.phase_config("phase4_meta", "full", tmp_path, None, seed=0).data.replay
+    assert (rep.phase, rep.fraction) == ("alignment", 0.25)
+    assert rep.train == [str(tmp_path / "corpus" / "phase2_alignment.jsonl")]
+    assert r.phase_config("phase1_uie", "full", tmp_path, None, seed=0).data.replay == []
+    for bad, key in (({"phase4_meta": 0.1}, "phases.phase3_grounding.replay"), ({"phase2_alignment": 0}, "replay")):
+        d["phases"]["phase3_grounding"]["replay"] = bad  # a later phase, or a fraction that is not positive
+        (tmp_path / "r.yaml").write_text(yaml.safe_dump(d))
+        with pytest.raises(ConfigError, match=key):
+            Recipe.load(str(tmp_path / "r.yaml"))
+
+
 def test_report_tables_pictures_and_combinations():
     from reamo.quickstart import report
     from reamo.records import Entity, Record

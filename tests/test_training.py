@@ -9,8 +9,9 @@ import torch
 from reamo.api import Reamo
 from reamo.checkpoint import load_tensors
 from reamo.synth import generate_corpus
-from training.config import TrainConfig
+from training.config import ReplayConfig, TrainConfig
 from training.engine import NonFiniteLossError, train
+from reamo.errors import RecordError
 
 PHASES = ["phase1_uie", "phase2_alignment", "phase3_grounding", "phase4_meta"]
 
@@ -175,3 +176,32 @@ def test_mspit_curriculum_is_configs_only(corpus, tmp_path, data_dir):
     f3 = train(cfg_for("mspit_2_joint", corpus, tmp_path / "2", max_steps=2, init_from=str(f2),
                        **{"data.train": [str(corpus / "phase4_meta.jsonl")]}))
     assert (f3 / "reamo_checkpoint.json").is_file()
+
+
+def test_replay_mixes_a_drawn_share_of_an_earlier_phase_into_training(corpus, tmp_path):
+    """data.replay: round(fraction x n) examples of the earlier phase join this phase's examples, drawn the same
+    way on every run; they collate with the phase's own examples and train in the same loop."""
+    from training.data import build_dataloader, phase_examples
+
+    replay = [{"phase": "alignment", "train": [str(corpus / "phase2_alignment.jsonl")], "fraction": 0.5}]
+    cfg = cfg_for("phase4_meta", corpus, tmp_path / "meta", **{"data.replay": replay})
+    model = Reamo.from_config(cfg.model).model
+    _, own, _ = phase_examples(model, cfg.replace(data=cfg.data.replace(replay=[])))
+    loader = build_dataloader(model, cfg)
+    mixed = loader.examples[len(own):]
+    assert [e.id for e in loader.examples[:len(own)]] == [e.id for e in own]
+    assert len(mixed) == round(0.5 * len(own)) > 0
+    assert all(len(e.media) == 1 and not e.targets and e.answer.startswith("a ") for e in mixed)  # captions
+    assert [e.id for e in build_dataloader(model, cfg).examples[len(own):]] == [e.id for e in mixed]
+    grounded = [e for e in own if e.targets][:2]
+    batch = loader.collate(grounded + mixed[:2])  # captions add tokens to learn, and no grounding target
+    assert batch.input_ids.shape[0] == 4
+    assert len(batch.grounding["requests"]) == sum(len(e.targets) for e in grounded) > 0
+    final = train(cfg.replace(max_steps=2))
+    assert (final / "reamo_checkpoint.json").is_file()
+    text_only = tmp_path / "text_only.jsonl"  # records an alignment phase cannot use (no media to caption)
+    text_only.write_text("".join(x + "\n" for x in (corpus / "phase1_uie.jsonl").read_text().splitlines()
+                                 if json.loads(x)["combo"] == "T"))
+    bad = [ReplayConfig("alignment", [str(text_only)], 0.5)]
+    with pytest.raises(RecordError, match="no usable examples to replay"):
+        build_dataloader(model, cfg.replace(data=cfg.data.replace(replay=bad)))

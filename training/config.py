@@ -7,13 +7,27 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from reamo.configbase import Config
 
-PHASES = ("uie", "alignment", "grounding", "meta", "schema_text", "schema_visual")
+PhaseName = Literal["uie", "alignment", "grounding", "meta", "schema_text", "schema_visual"]
+PHASES = get_args(PhaseName)
 GROUPS = ("lora", "new_tokens", "projector", "heads", "llm")  # llm: full fine-tuning of the base LM
 REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class ReplayConfig(Config):
+    """Examples of an earlier phase mixed into this one, so that what that phase taught is not overwritten
+    (e.g. alignment captions replayed during grounding and meta tuning)."""
+    phase: PhaseName = "alignment"
+    train: list[str] = field(default_factory=list)  # that phase's JSONL files
+    fraction: float = 0.1  # replayed examples per example of this phase (drawn once, seeded)
+
+    def __post_init__(self):
+        self.check(bool(self.train), "train", "give the JSONL files of the replayed phase")
+        self.check(0.0 < self.fraction <= 4.0, "fraction", "must be in (0, 4]")
 
 
 @dataclass
@@ -25,6 +39,7 @@ class DataConfig(Config):
     shuffle: bool = True
     max_records: int | None = None
     event_schema: str | None = None  # MS-PIT: an event schema as data (JSON or an M2E2 folder) for EE prompts
+    replay: list[ReplayConfig] = field(default_factory=list)
 
     def __post_init__(self):
         self.check(self.max_records is None or self.max_records > 0, "max_records", "must be positive")
@@ -54,7 +69,7 @@ class LossWeights(Config):
 
 @dataclass
 class TrainConfig(Config):
-    phase: Literal["uie", "alignment", "grounding", "meta", "schema_text", "schema_visual"] = "uie"
+    phase: PhaseName = "uie"
     model: str = "tiny"  # a model config name (configs/model/NAME.yaml) or YAML path; ignored with init_from
     model_overrides: dict = field(default_factory=dict)
     init_from: str | None = None  # a Reamo checkpoint folder (the previous phase's output)

@@ -4,6 +4,7 @@ Order is deterministic and resumable: epoch e visits a permutation seeded by (se
 micro-batch (micro_batch_size x world_size examples) is split across ranks, so one process with the same
 global batch sees the same examples. `iter_from(k)` skips the first k micro-batches (resume).
 Bad records are reported with file and line, skipped, and counted (`loader.skipped`).
+`data.replay` mixes examples of earlier phases into this one (drawn once, seeded; see ReplayConfig).
 """
 from __future__ import annotations
 
@@ -72,12 +73,8 @@ class PhaseLoader:
             yield batch
 
 
-def build_dataloader(model, cfg: TrainConfig) -> PhaseLoader:
-    # from the launcher's environment: the loader is built before deepspeed.initialize sets up the group
-    import os
-
-    rank = int(os.environ.get("RANK", 0))
-    world = int(os.environ.get("WORLD_SIZE", 1))
+def phase_examples(model, cfg: TrainConfig) -> tuple[PhaseExamples, list, int]:
+    """The phase's example builder, its examples from cfg.data.train, and how many records were skipped."""
     records, errors = load_records(cfg)
     builder = PhaseExamples(model, cfg)
     examples, skipped = [], len(errors)
@@ -87,4 +84,32 @@ def build_dataloader(model, cfg: TrainConfig) -> PhaseLoader:
         except (ValueError, MediaError) as e:  # a record the phase cannot use: report and skip
             log.warning("skipped record %s from %s: %s", rec.id, path, e)
             skipped += 1
+    return builder, examples, skipped
+
+
+def replayed_examples(model, cfg: TrainConfig, n_phase: int) -> list:
+    """cfg.data.replay: for each replayed phase, round(fraction x n_phase) of its examples, drawn once without
+    replacement (with, when more are asked than it has), seeded by (seed, position in the list)."""
+    out = []
+    for k, r in enumerate(cfg.data.replay):
+        sub = cfg.replace(phase=r.phase, data=cfg.data.replace(train=list(r.train), replay=[], max_records=None))
+        _, pool, _ = phase_examples(model, sub)
+        if not pool:
+            raise RecordError(", ".join(r.train), None, f"no usable examples to replay for phase {r.phase!r}")
+        n = round(r.fraction * n_phase)
+        idx = np.random.default_rng([cfg.seed, 7919, k]).choice(len(pool), n, replace=n > len(pool))
+        out.extend(pool[i] for i in sorted(idx))
+        log.info("replaying %d %s examples (of %d) in phase %s", n, r.phase, len(pool), cfg.phase)
+    return out
+
+
+def build_dataloader(model, cfg: TrainConfig) -> PhaseLoader:
+    # from the launcher's environment: the loader is built before deepspeed.initialize sets up the group
+    import os
+
+    rank = int(os.environ.get("RANK", 0))
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    builder, examples, skipped = phase_examples(model, cfg)
+    if examples and cfg.data.replay:  # collation is the same for every phase: one loader holds both
+        examples = examples + replayed_examples(model, cfg, len(examples))
     return PhaseLoader(examples, builder.collate, cfg, rank, world, skipped)

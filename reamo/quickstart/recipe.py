@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reamo.configbase import Config
+from reamo.errors import ConfigError
 
 RECIPES = Path(__file__).resolve().parents[2] / "configs" / "quickstart"
 PHASES = ("phase1_uie", "phase2_alignment", "phase3_grounding", "phase4_meta")
@@ -16,10 +17,13 @@ class PhaseRecipe(Config):
     epochs: dict[str, float] = field(default_factory=dict)  # per size: full, smoke
     trainable: list[str] = field(default_factory=list)
     lr: dict[str, float] = field(default_factory=dict)
+    # earlier phases whose examples are mixed in: {recipe phase: replayed examples per example of this one}
+    replay: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self):
         self.check(set(self.epochs) == set(SIZES), "epochs", f"give epochs for each of {list(SIZES)}")
         self.check(all(v > 0 for v in self.epochs.values()), "epochs", "must be positive")
+        self.check(all(0 < v <= 4 for v in self.replay.values()), "replay", "fractions must be in (0, 4]")
 
 
 @dataclass
@@ -53,6 +57,10 @@ class Recipe(Config):
 
     def __post_init__(self):
         self.check(list(self.phases) == list(PHASES), "phases", f"must list {list(PHASES)} in this order")
+        for i, (name, p) in enumerate(self.phases.items()):
+            bad = [r for r in p.replay if r not in PHASES[:i]]
+            if bad:
+                raise ConfigError(f"phases.{name}.replay", p.replay, f"{bad[0]!r} is not a phase before {name}")
 
     @classmethod
     def load(cls, name_or_path: str) -> "Recipe":
@@ -63,9 +71,19 @@ class Recipe(Config):
         """The TrainConfig of one phase: configs/phases/<phase>.yaml with the recipe's keys."""
         from training.config import TrainConfig
 
+        from reamo.configbase import load_yaml
+
+        def yaml_of(name):
+            return RECIPES.parent / "phases" / f"{name}.yaml"
+
+        def data_of(name):
+            return [str(out / "corpus" / f"{name}.jsonl")]
+
         p = self.phases[phase]
-        return TrainConfig.from_yaml(RECIPES.parent / "phases" / f"{phase}.yaml", {
+        replay = [{"phase": load_yaml(yaml_of(name))["phase"], "train": data_of(name), "fraction": float(f)}
+                  for name, f in p.replay.items()]
+        return TrainConfig.from_yaml(yaml_of(phase), {
             **self.train, "model": self.model, "init_from": init_from, "output_dir": str(out / phase),
-            "epochs": float(p.epochs[size]), "data.train": [str(out / "corpus" / f"{phase}.jsonl")],
+            "epochs": float(p.epochs[size]), "data.train": data_of(phase), "data.replay": replay,
             "data.cache_dir": str(out / "embedding_cache"), "trainable": list(p.trainable), "lr": dict(p.lr),
             "seed": seed})
