@@ -7,6 +7,9 @@ from the run's predictions_test.jsonl; nothing is predicted again.
     # or predict a split now, e.g. a dev split that shows the held-out pairs (python -m reamo.synth DIR
     # --held-out-in dev test): the records are read from CORPUS/SPLIT.jsonl, the pairs from CORPUS/corpus.json
     .venv/bin/python benchmarks/quickstart_heldout.py --model runs/quickstart/model --corpus DIR --split dev
+    # how well the model fits its own training records, per input combination (the first 20 of each media-only one)
+    .venv/bin/python benchmarks/quickstart_heldout.py --model runs/quickstart/model --corpus runs/quickstart/corpus \
+        --split train --combos I A V I+A V+A --per-combo 20
 """
 from __future__ import annotations
 
@@ -27,6 +30,18 @@ def holds_heldout_pair(record, pairs: set[tuple[str, str]]) -> bool:
     return any((t, combo) in pairs for t in record.extra.get("scene_graph", {}).get("objects", []))
 
 
+def select(records: list, combos: list[str] | None, per_combo: int | None) -> list:
+    """The records of the given input combinations (all when None), at most `per_combo` of each, in file order."""
+    seen: dict[str, int] = {}
+    out = []
+    for r in records:
+        c = r.extra.get("combo")
+        if (combos is None or c in combos) and (per_combo is None or seen.get(c, 0) < per_combo):
+            seen[c] = seen.get(c, 0) + 1
+            out.append(r)
+    return out
+
+
 def split_scores(gold: list, predictions: list[dict], pairs: set[tuple[str, str]]) -> dict:
     from reamo.evaluation.runner import score_predictions
 
@@ -44,6 +59,8 @@ def main():
     ap.add_argument("--corpus", help="with --model: the corpus folder")
     ap.add_argument("--split", default="dev", help="with --model: the split to predict")
     ap.add_argument("--batch-size", type=int, default=16)
+    ap.add_argument("--combos", nargs="+", help="with --model: only records of these input combinations (e.g. I+A)")
+    ap.add_argument("--per-combo", type=int, help="with --model: only the first N records of each combination")
     a = ap.parse_args()
     from reamo.records import read_jsonl
 
@@ -51,6 +68,8 @@ def main():
     info = json.loads((corpus / "corpus.json").read_text())
     pairs = {(t, c) for t, c in info["held_out"]["type_modality"]}
     gold = list(read_jsonl(corpus / f"{a.split if a.model else 'test'}.jsonl"))
+    if a.model:
+        gold = select(gold, a.combos, a.per_combo)
     if a.model:
         from reamo.api import Reamo
         from reamo.evaluation.runner import predict_records
@@ -60,6 +79,14 @@ def main():
                                                              max_new_tokens=96)]
     else:
         predictions = [json.loads(line) for line in open(Path(a.run) / "predictions_test.jsonl")]
+    from reamo.evaluation.runner import error_message, result_record
+    from reamo.quickstart.report import by_combination
+
+    by_id = {d["id"]: d for d in predictions}
+    predicted = [(result_record(by_id[g.id]), error_message(by_id[g.id])) for g in gold]
+    for combo, s in by_combination(gold, predicted).items():
+        print(json.dumps({"combination": combo, "records": s.get("records"),
+                          **{k: s[k]["f1"] for k in ("ner", "re", "et", "ea") if isinstance(s.get(k), dict)}}))
     for name, s in split_scores(gold, predictions, pairs).items():
         row = {"part": name, "records": s.get("records")}
         for k in ("ner", "re", "et", "ea"):

@@ -81,7 +81,7 @@ def test_media_perception_labels_and_item_choice():
 
 
 def test_quickstart_heldout_split():
-    from quickstart_heldout import holds_heldout_pair, split_scores
+    from quickstart_heldout import holds_heldout_pair, select, split_scores
 
     from reamo.records import Record
 
@@ -100,3 +100,7 @@ def test_quickstart_heldout_split():
     s = split_scores([held, other, elsewhere], preds, pairs)
     assert s["heldout_pairs"]["ner"]["f1"] == 0.0 and s["others"]["ner"]["f1"] == 1.0
     assert s["heldout_pairs"]["records"] == 1 and s["others"]["records"] == 2
+
+    recs = [held, other, elsewhere, rec("h2", "A", ["animal"])]
+    assert [r.id for r in select(recs, ["A"], 2)] == ["h", "o"] and [r.id for r in select(recs, None, 1)] == ["h", "e"]
+    assert [r.id for r in select(recs, ["T+A", "A"], None)] == ["h", "o", "e", "h2"]
