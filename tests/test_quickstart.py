@@ -90,7 +90,7 @@ def test_recipes_load_and_bad_recipes_name_the_key(tmp_path):
             Recipe.load(str(bad))
 
 
-def test_recipe_replay_becomes_the_phase_data_and_names_a_bad_phase(tmp_path):
+def test_recipe_replay_and_phase_loss_weights_reach_the_phase_config(tmp_path):
     import pytest
     import yaml
 
@@ -105,6 +105,15 @@ def test_recipe_replay_becomes_the_phase_data_and_names_a_bad_phase(tmp_path):
     assert (rep.phase, rep.fraction) == ("alignment", 0.25)
     assert rep.train == [str(tmp_path / "corpus" / "phase2_alignment.jsonl")]
     assert r.phase_config("phase1_uie", "full", tmp_path, None, seed=0).data.replay == []
+    d["phases"]["phase4_meta"]["loss_weights"] = {"lm": 4.0}  # a phase's loss weights over the shared ones
+    r = Recipe.from_dict(d)
+    assert r.phase_config("phase4_meta", "full", tmp_path, None, seed=0).loss_weights.to_dict() == \
+        {"lm": 4.0, "mask": 1.0, "span": 1.0}
+    assert r.phase_config("phase3_grounding", "full", tmp_path, None, seed=0).loss_weights.lm == 1.0
+    d["phases"]["phase4_meta"]["loss_weights"] = {"text": 4.0}
+    with pytest.raises(ConfigError, match="loss_weights"):
+        Recipe.from_dict(d)
+    d["phases"]["phase4_meta"]["loss_weights"] = {}
     for bad, key in (({"phase4_meta": 0.1}, "phases.phase3_grounding.replay"), ({"phase2_alignment": 0}, "replay")):
         d["phases"]["phase3_grounding"]["replay"] = bad  # a later phase, or a fraction that is not positive
         (tmp_path / "r.yaml").write_text(yaml.safe_dump(d))
