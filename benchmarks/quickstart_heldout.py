@@ -69,11 +69,10 @@ def main():
     pairs = {(t, c) for t, c in info["held_out"]["type_modality"]}
     gold = list(read_jsonl(corpus / f"{a.split if a.model else 'test'}.jsonl"))
     if a.model:
-        gold = select(gold, a.combos, a.per_combo)
-    if a.model:
         from reamo.api import Reamo
         from reamo.evaluation.runner import predict_records
 
+        gold = select(gold, a.combos, a.per_combo)
         reamo = Reamo.from_pretrained(a.model).eval(merge_lora=True)
         predictions = [r.to_dict() for r in predict_records(reamo, gold, corpus, batch_size=a.batch_size,
                                                              max_new_tokens=96)]

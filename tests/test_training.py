@@ -8,10 +8,10 @@ import torch
 
 from reamo.api import Reamo
 from reamo.checkpoint import load_tensors
+from reamo.errors import RecordError
 from reamo.synth import generate_corpus
 from training.config import ReplayConfig, TrainConfig
 from training.engine import NonFiniteLossError, train
-from reamo.errors import RecordError
 
 PHASES = ["phase1_uie", "phase2_alignment", "phase3_grounding", "phase4_meta"]
 

@@ -15,6 +15,7 @@ PhaseName = Literal["uie", "alignment", "grounding", "meta", "schema_text", "sch
 PHASES = get_args(PhaseName)
 GROUPS = ("lora", "new_tokens", "projector", "heads", "llm")  # llm: full fine-tuning of the base LM
 REPO = Path(__file__).resolve().parents[1]
+MAX_REPLAY_FRACTION = 4.0  # replayed examples per example of the phase, at most
 
 
 @dataclass
@@ -27,7 +28,7 @@ class ReplayConfig(Config):
 
     def __post_init__(self):
         self.check(bool(self.train), "train", "give the JSONL files of the replayed phase")
-        self.check(0.0 < self.fraction <= 4.0, "fraction", "must be in (0, 4]")
+        self.check(0.0 < self.fraction <= MAX_REPLAY_FRACTION, "fraction", f"must be in (0, {MAX_REPLAY_FRACTION:g}]")
 
 
 @dataclass

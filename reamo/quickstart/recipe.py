@@ -24,9 +24,11 @@ class PhaseRecipe(Config):
     def __post_init__(self):
         self.check(set(self.epochs) == set(SIZES), "epochs", f"give epochs for each of {list(SIZES)}")
         self.check(all(v > 0 for v in self.epochs.values()), "epochs", "must be positive")
-        self.check(all(0 < v <= 4 for v in self.replay.values()), "replay", "fractions must be in (0, 4]")
-        self.check(set(self.loss_weights) <= {"lm", "mask", "span"} and all(v >= 0 for v in self.loss_weights.values()),
-                   "loss_weights", "keys are lm, mask, span; weights must be >= 0")
+        from training.config import MAX_REPLAY_FRACTION, LossWeights
+
+        self.check(all(0 < v <= MAX_REPLAY_FRACTION for v in self.replay.values()), "replay",
+                   f"fractions must be in (0, {MAX_REPLAY_FRACTION:g}]")
+        LossWeights.from_dict(self.loss_weights, prefix="loss_weights.")  # names an unknown key or a bad weight
 
 
 @dataclass
@@ -85,9 +87,9 @@ class Recipe(Config):
         p = self.phases[phase]
         replay = [{"phase": load_yaml(yaml_of(name))["phase"], "train": data_of(name), "fraction": float(f)}
                   for name, f in p.replay.items()]
-        weights = {**self.train.get("loss_weights", {}), **p.loss_weights}
+        weights = {"loss_weights": {**self.train.get("loss_weights", {}), **p.loss_weights}} if p.loss_weights else {}
         return TrainConfig.from_yaml(yaml_of(phase), {
-            **self.train, **({"loss_weights": weights} if weights else {}), "model": self.model, "init_from": init_from, "output_dir": str(out / phase),
+            **self.train, **weights, "model": self.model, "init_from": init_from, "output_dir": str(out / phase),
             "epochs": float(p.epochs[size]), "data.train": data_of(phase), "data.replay": replay,
             "data.cache_dir": str(out / "embedding_cache"), "trainable": list(p.trainable), "lr": dict(p.lr),
             "seed": seed})
