@@ -204,8 +204,23 @@ class ReamoModel(nn.Module):
             if g.span is not None:
                 loss = loss + weights.span * g.span
                 parts["span_loss"] = g.span.detach()
+        if weights.bind > 0 and batch.media is not None:
+            b = self.binding_loss(batch.input_ids, batch.media)
+            if b is not None:
+                loss = loss + weights.bind * b
+                parts["bind_loss"] = b.detach()
         parts["loss"] = loss
         return parts
+
+    def binding_loss(self, input_ids: torch.Tensor, media: MediaBatch) -> torch.Tensor | None:
+        """reamo.binding's loss over the rows of a batch that show two media (None when no row does)."""
+        from reamo.binding import binding_loss, media_rows
+
+        present = media.modalities()
+        rows = media_rows(input_ids, {m: self.special_ids.placeholders[m] for m in present})
+        pooled = {m: self.media_embeddings(m, media).view(media.count(m), self.config.media_tokens[m], -1)[:, 0]
+                  for m in present}
+        return binding_loss(pooled, rows)
 
     # ---- parameters ----------------------------------------------------------------------------------
     def num_parameters(self) -> dict[str, int]:
