@@ -12,6 +12,9 @@ the entity types the medium shows (the record's caption):
 
     .venv/bin/python benchmarks/media_perception.py --corpus runs/quickstart/corpus --model runs/quickstart/model \
         --captions runs/quickstart/phase2_alignment/final runs/quickstart/phase3_grounding/final runs/quickstart/model
+    # can the features tell a held-out pair (a vehicle heard alone)? the probe on every item that holds the medium
+    .venv/bin/python benchmarks/media_perception.py --corpus runs/quickstart/corpus --model runs/quickstart/model \
+        --probe-items all --eval-split test
 """
 from __future__ import annotations
 
@@ -42,6 +45,11 @@ def single_medium(records: list[dict], modality: str, with_text: bool = True) ->
     return out
 
 
+def with_medium(records: list[dict], modality: str) -> list[dict]:
+    """The records whose input holds `modality`, whatever else it holds."""
+    return [r for r in records if r.get(modality)]
+
+
 def features(model, records, corpus: Path, modality: str):
     import numpy as np
     import torch
@@ -62,22 +70,37 @@ def features(model, records, corpus: Path, modality: str):
     return np.array(xs), np.array(ys)
 
 
-def probe(model, train, evaluation, corpus: Path, modality: str) -> dict:
+def probe(model, train, evaluation, corpus: Path, modality: str, pairs: set[tuple[str, str]] = frozenset()) -> dict:
+    """Per type: accuracy on the last 20% of `train` and on `evaluation`; and `eval_exact_set`, the share of
+    evaluation items whose predicted set of types is exactly the shown one (apart on the items showing a held-out
+    pair, when `pairs` is given: `heldout`)."""
+    import numpy as np
     from sklearn.linear_model import LogisticRegression
+
+    from quickstart_heldout import holds_heldout_pair
+    from reamo.records import Record
 
     xtr, ytr = features(model, train, corpus, modality)
     xev, yev = features(model, evaluation, corpus, modality)
     k = int(len(xtr) * 0.8)
     mu, sd = xtr[:k].mean(0), xtr[:k].std(0) + 1e-6
     out = {"train_items": k, "heldout_train_items": len(xtr) - k, "eval_items": len(xev)}
+    pred = np.zeros_like(yev)
     for j, t in enumerate(TYPES):
         if ytr[:k, j].min() == ytr[:k, j].max():
             out[t] = None
+            pred[:, j] = ytr[0, j]
             continue
         clf = LogisticRegression(max_iter=3000, C=0.1).fit((xtr[:k] - mu) / sd, ytr[:k, j])
+        pred[:, j] = clf.predict((xev - mu) / sd)
         out[t] = {"heldout_train_acc": round(clf.score((xtr[k:] - mu) / sd, ytr[k:, j]), 3),
                   "eval_acc": round(clf.score((xev - mu) / sd, yev[:, j]), 3),
                   "eval_base_rate": round(float(max(yev[:, j].mean(), 1 - yev[:, j].mean())), 3)}
+    exact = (pred == yev).all(1)
+    out["eval_exact_set"] = round(float(exact.mean()), 3) if len(exact) else None
+    held = [i for i, r in enumerate(evaluation) if pairs and holds_heldout_pair(Record.from_dict(r), pairs)]
+    if held:
+        out["heldout"] = {"items": len(held), "exact_set": int(exact[held].sum())}
     return out
 
 
@@ -125,6 +148,10 @@ def main():
     ap.add_argument("--eval-split", default="dev")
     ap.add_argument("--caption-splits", nargs="+", default=["dev"], help="splits whose media-only items are captioned")
     ap.add_argument("--max-train", type=int, default=400)
+    ap.add_argument("--probe-items", choices=("single", "all"), default="single",
+                    help="the items the probe fits and scores: those whose only medium is the modality (single), or "
+                         "every item that holds it (all: e.g. vehicles heard beside an image, and on the test split "
+                         "the audio-only items with a vehicle, a held-out pair)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="config override of the probed model, e.g. media.video_clip_s=0.5 (YAML value)")
     ap.add_argument("--modalities", nargs="+", default=list(MODALITIES))
@@ -143,9 +170,10 @@ def main():
     model = Reamo.from_pretrained(a.model, overrides=overrides).model
     info = json.loads((corpus / "corpus.json").read_text()) if (corpus / "corpus.json").exists() else {}
     pairs = {(t, c) for t, c in info.get("held_out", {}).get("type_modality", [])}
+    items = single_medium if a.probe_items == "single" else with_medium
     for m in a.modalities:
-        row = probe(model, single_medium(train, m)[:a.max_train], single_medium(evaluation, m), corpus, m)
-        print(json.dumps({"probe": m, "overrides": overrides, **row}), flush=True)
+        row = probe(model, items(train, m)[:a.max_train], items(evaluation, m), corpus, m, pairs)
+        print(json.dumps({"probe": m, "items": a.probe_items, "overrides": overrides, **row}), flush=True)
     for d in a.captions:
         cap = Reamo.from_pretrained(d).eval(merge_lora=True).model
         for split in a.caption_splits:

@@ -59,7 +59,7 @@ def test_random_sequences_hold_no_special_or_placeholder_id():
 
 
 def test_media_perception_labels_and_item_choice():
-    from media_perception import caption_types, single_medium
+    from media_perception import caption_types, single_medium, with_medium
 
     assert caption_types("a person and a animal") == {"person", "animal"}
     assert caption_types("a vehicle") == {"vehicle"} and caption_types("") == set()
@@ -68,6 +68,8 @@ def test_media_perception_labels_and_item_choice():
     assert [r["id"] for r in single_medium(recs, "audio")] == ["a", "ta"]
     assert [r["id"] for r in single_medium(recs, "audio", with_text=False)] == ["a"]
     assert single_medium(recs, "image") == []
+    assert [r["id"] for r in with_medium(recs, "audio")] == ["a", "ta", "ia"]  # --probe-items all
+    assert [r["id"] for r in with_medium(recs, "image")] == ["ia"]
     # the probe's caption rows count held-out items with quickstart_heldout's predicate, on JSONL dicts
     from quickstart_heldout import holds_heldout_pair
 
