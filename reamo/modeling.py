@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+from reamo.binding import binding_loss, media_rows
 from reamo.config import ReamoConfig
 from reamo.errors import InputError, UnsupportedModalityError
 from reamo.llm import prepare_llm
@@ -214,8 +215,6 @@ class ReamoModel(nn.Module):
 
     def binding_loss(self, input_ids: torch.Tensor, media: MediaBatch) -> torch.Tensor | None:
         """reamo.binding's loss over the rows of a batch that show two media (None when no row does)."""
-        from reamo.binding import binding_loss, media_rows
-
         present = media.modalities()
         rows = media_rows(input_ids, {m: self.special_ids.placeholders[m] for m in present})
         pooled = {m: self.media_embeddings(m, media).view(media.count(m), self.config.media_tokens[m], -1)[:, 0]
