@@ -1,20 +1,8 @@
 """reamo.binding: which items are bound to which, the loss's values and gradients, and the model's use of it."""
-import pytest
 import torch
 
-from reamo.api import Reamo
 from reamo.binding import binding_loss, binding_pairs, media_rows
-from test_modeling import make_batch  # noqa: E402 - the batch builder of the model's tests (tests/ is on the path)
-
-
-@pytest.fixture(scope="module")
-def reamo():
-    return Reamo.from_config("tiny").eval()
-
-
-@pytest.fixture(scope="module")
-def inputs(media, astronaut_png):
-    return {"T": "Kennedy spoke in Washington", "I": str(astronaut_png), "A": str(media["flac"]), "V": str(media["mp4"])}
+from test_modeling import inputs, make_batch, reamo  # noqa: F401 - the model tests' tiny model, inputs and batches
 
 
 def test_media_rows_reads_the_placeholders_of_each_row():
