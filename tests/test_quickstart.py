@@ -108,7 +108,7 @@ def test_recipe_replay_and_phase_loss_weights_reach_the_phase_config(tmp_path):
     d["phases"]["phase4_meta"]["loss_weights"] = {"lm": 4.0}  # a phase's loss weights over the shared ones
     r = Recipe.from_dict(d)
     assert r.phase_config("phase4_meta", "full", tmp_path, None, seed=0).loss_weights.to_dict() == \
-        {"lm": 4.0, "mask": 1.0, "span": 1.0}
+        {"lm": 4.0, "mask": 1.0, "span": 1.0, "bind": 0.0}
     assert r.phase_config("phase3_grounding", "full", tmp_path, None, seed=0).loss_weights.lm == 1.0
     d["phases"]["phase4_meta"]["loss_weights"] = {"text": 4.0}
     with pytest.raises(ConfigError, match="loss_weights"):
