@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -36,6 +37,7 @@ class GroundingRequest:
 class GroundingLosses:
     mask: torch.Tensor | None = None
     span: torch.Tensor | None = None
+    idle: torch.Tensor | None = None  # heads run on stand-in inputs (all_heads), times 0: in the graph, worth 0
     counts: dict = field(default_factory=dict)
 
 
@@ -43,6 +45,7 @@ class GroundingHeads(nn.Module):
     def __init__(self, cfg: GroundingConfig, query_dim: int):
         super().__init__()
         self.cfg = cfg
+        self.query_dim = query_dim
         self.image = ImageSegmentationHead(cfg.image, query_dim) if "image" in cfg.heads else None
         self.audio = AudioSegmentationHead(cfg.audio, query_dim) if "audio" in cfg.heads else None
         self.video = VideoTrackingHead(cfg.video, self.image, query_dim) if "video" in cfg.heads else None
@@ -159,24 +162,85 @@ class GroundingHeads(nn.Module):
                 results[i] = g
         return [results[i] for i in range(len(requests))]
 
-    def losses(self, requests: list[GroundingRequest]) -> GroundingLosses:
-        """Training losses of requests with targets (requests without a runnable head are skipped)."""
+    def forward(self, queries: torch.Tensor, requests: list[GroundingRequest], all_heads: bool = False) -> torch.Tensor:
+        """Training: the mask, span and idle losses of `losses` as one tensor [3] (0 where there is none). `queries` [len(requests) + 1, D]:
+        request i's query in row i, the stand-ins' query (a zero row of the same graph) last.
+
+        Training calls the heads through here, as one module: DeepSpeed ZeRO-3 treats GroundingHeads as a leaf
+        (deepspeed.utils.set_z3_leaf_modules in training.engine) and gathers all its parameters at once, in
+        forward and in backward, so that the order in which a rank's own requests use the heads' parts need
+        not match the other ranks'. The queries enter as one tensor argument because ZeRO-3 reduces a leaf's
+        gradients when the gradient of its tensor inputs is complete: with none, that would be before its
+        backward ran."""
+        for r, q in zip(requests, queries):
+            r.query = q
+        g = self._losses(requests, all_heads, queries[-1:])
+        # one tensor, whatever this rank's requests hold (ZeRO-3 counts a module's outputs in its trace)
+        nothing = queries[-1].sum() * 0.0
+        return torch.stack([nothing if t is None else t.float() for t in (g.mask, g.span, g.idle)])
+
+    def losses(self, requests: list[GroundingRequest], all_heads: bool = False,
+               queries: torch.Tensor | None = None) -> GroundingLosses:
+        """Training losses of requests with targets (see `_losses`), through `forward`. `queries`: as `forward`
+        takes them; by default the requests' own queries and a zero row."""
+        if queries is None:
+            p = next(self.parameters())
+            queries = torch.cat([torch.stack([r.query for r in requests]).to(p.dtype) if requests else
+                                 torch.zeros(0, self.query_dim, device=p.device, dtype=p.dtype),
+                                 torch.zeros(1, self.query_dim, device=p.device, dtype=p.dtype)])
+        mask, span, idle = self(queries, requests, all_heads)
+        groups, _ = self._groups(requests)
+        return GroundingLosses(mask if groups["image"] or groups["video"] else None, span if groups["audio"] else None,
+                               idle, counts={k: len(v) for k, v in groups.items()})
+
+    def _losses(self, requests: list[GroundingRequest], all_heads: bool, stand_in_query: torch.Tensor) -> GroundingLosses:
+        """Training losses of requests with targets (requests without a runnable head are skipped).
+
+        `all_heads`: a head that no request uses runs on a stand-in request (zero features, zero query) whose
+        loss enters `idle` times 0, so each step runs every enabled head once and gives every trainable head
+        parameter a gradient, on every rank alike (DeepSpeed ZeRO reduces the same gradients on every rank;
+        ZeRO-3 gathers the same parameters). The stand-ins skip the frozen image encoder (their features are
+        zeros), so they cost a decoder pass, not an encoder pass."""
         groups, _ = self._groups(requests)
         res = GroundingLosses(counts={k: len(v) for k, v in groups.items()})
-        mask_terms = []
+        mask_terms, idle = [], []
         if groups["image"]:
             out = self._run_image(requests, groups["image"])
             mask_terms.append(self.image.loss(out, [requests[i].target for i in groups["image"]]))
+        elif all_heads and self.image is not None:
+            feats, q, target = self._stand_in_image(1, stand_in_query)
+            idle.append(self.image.loss(self.image(feats, torch.zeros(1, dtype=torch.long), q), [target[0]]))
         if groups["video"]:
             out, _ = self._run_video(requests, groups["video"])
             masks = [requests[i].target[0] for i in groups["video"]]
             presence = torch.stack([torch.as_tensor(requests[i].target[1], dtype=torch.float32) for i in groups["video"]])
             mask_terms.append(self.video.loss(out, masks, presence.to(out.presence_logits.device)))
+        elif all_heads and self.video is not None:
+            feats, q, target = self._stand_in_image(2, stand_in_query)
+            out = self.video(feats, [(0, 2)], q)
+            idle.append(self.video.loss(out, [target], torch.tensor([[1.0, 0.0]])))
         if mask_terms:
             res.mask = torch.stack(mask_terms).mean()
         if groups["audio"]:
             logits, mask = self._run_audio(requests, groups["audio"])
             target = self.audio.targets_from_spans([requests[i].target for i in groups["audio"]], logits.shape[1])
             res.span = self.audio.loss(logits, target.to(logits.device), mask)
+        elif all_heads and self.audio is not None:
+            q = stand_in_query
+            frames = torch.zeros(1, 4 * self.audio.cfg.downsample, self.audio.cfg.mel_bins, device=q.device)
+            m = torch.ones(frames.shape[:2], dtype=torch.bool, device=q.device)
+            logits = self.audio(frames, m, q)
+            idle.append(self.audio.loss(logits, torch.zeros_like(logits), self.audio.downsample(frames, m)[1]))
+        if idle:
+            res.idle = 0.0 * torch.stack([t.float() for t in idle]).sum()
         return res
 
+    def _stand_in_image(self, n: int, q: torch.Tensor):
+        """n zero image embeddings (SAM's grid), the query, and an all-zero 16x16 target mask per image."""
+        from grounding.image import ImageFeatures
+
+        grid = self.image.prompt_encoder.image_embedding_size
+        emb = torch.zeros(n, self.image.cfg.prompt_dim, *grid, device=q.device, dtype=q.dtype)
+        size = self.image.cfg.image_size
+        feats = ImageFeatures(emb, [(size, size)] * n, [(16, 16)] * n)
+        return feats, q, [np.zeros((16, 16), bool)] * n

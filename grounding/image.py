@@ -159,18 +159,18 @@ class ImageSegmentationHead(nn.Module):
         # SAM makes its empty sparse prompt in the default dtype (float32): in a bf16 model it would promote
         # the decoder's tokens to float32 and the decoder's bf16 weights would refuse them
         sparse0, dense0 = sparse0.to(tokens.dtype), dense0.to(tokens.dtype)
-        low = torch.empty(q, *[4 * s for s in features.embeddings.shape[-2:]], device=queries.device, dtype=tokens.dtype)
-        iou = torch.empty(q, device=queries.device, dtype=tokens.dtype)
         image_index = torch.as_tensor(image_index, device=queries.device)
-        for i in image_index.unique().tolist():  # SAM's decoder takes one image with all its prompts
-            sel = (image_index == i).nonzero().flatten()
-            sparse = torch.cat([sparse0.expand(len(sel), -1, -1), tokens[sel]], dim=1)
-            masks, iou_pred = self.mask_decoder(
-                image_embeddings=features.embeddings[i: i + 1].to(tokens.dtype), image_pe=self.prompt_encoder.get_dense_pe().to(tokens.dtype),
-                sparse_prompt_embeddings=sparse, dense_prompt_embeddings=dense0 + dense_q[sel],
-                multimask_output=False)
-            low[sel] = masks[:, 0]
-            iou[sel] = iou_pred[:, 0]
+        # One decoder call for every query of every image: SAM's decoder adds the dense prompt to the image
+        # embedding it repeats per prompt, so a zero image embedding with each query's own image embedding in
+        # its dense prompt is the same sum. (A call per image would run the decoder a different number of times
+        # on different ranks, which DeepSpeed ZeRO-3 cannot gather parameters for.)
+        emb = features.embeddings.to(tokens.dtype)
+        sparse = torch.cat([sparse0.expand(q, -1, -1), tokens], dim=1)
+        masks, iou_pred = self.mask_decoder(
+            image_embeddings=torch.zeros_like(emb[:1]), image_pe=self.prompt_encoder.get_dense_pe().to(tokens.dtype),
+            sparse_prompt_embeddings=sparse, dense_prompt_embeddings=emb[image_index] + (dense0 + dense_q),
+            multimask_output=False)
+        low, iou = masks[:, 0], iou_pred[:, 0]
         return ImageHeadOutput(low, iou, image_index, features)
 
     def loss(self, out: ImageHeadOutput, gt_masks: list[torch.Tensor]) -> torch.Tensor:

@@ -99,36 +99,63 @@ class ReamoModel(nn.Module):
 
     def media_embeddings(self, modality: str, media: MediaBatch) -> torch.Tensor:
         """Projected LLM-space vectors of all items of `modality`: [n * media_tokens, H]."""
-        feats = media.features.get(modality) or self.encode_media(modality, media.inputs[modality])
-        n = self.config.media_tokens[modality]
-        x = select_media_tokens(feats.pooled, feats.tokens if n > 1 else None, n)
-        x = x.to(self.projector.fc1.weight.dtype)
-        return self.projector(x).reshape(-1, self.projector.fc2.out_features)
+        return self.project_media(media, [modality])[modality]
 
-    def embed_inputs(self, input_ids: torch.Tensor, media: MediaBatch | None) -> torch.Tensor:
+    def project_media(self, media: MediaBatch | None, modalities=None) -> dict[str, torch.Tensor]:
+        """Projected LLM-space vectors of every item of each modality: {m: [n_m * media_tokens[m], H]}.
+
+        The projector runs once for the whole batch, all modalities together. In training it runs even when
+        the batch holds no media (on one zero row whose output is kept under key "" and enters the loss times
+        0): under DeepSpeed every rank must run the same modules and reduce the same gradients in each step,
+        whatever media its own micro-batch holds."""
+        present = [m for m in (media.modalities() if media is not None else []) if modalities is None or m in modalities]
+        dtype = self.projector.fc1.weight.dtype
+        xs, sizes = [], []
+        for m in present:
+            feats = media.features.get(m) or self.encode_media(m, media.inputs[m])
+            n = self.config.media_tokens[m]
+            x = select_media_tokens(feats.pooled, feats.tokens if n > 1 else None, n)
+            xs.append(x.reshape(-1, x.shape[-1]).to(dtype))
+            sizes.append(xs[-1].shape[0])
+        if not xs:
+            if not self.training:
+                return {}
+            xs, sizes, present = [torch.zeros(1, self.projector.fc1.in_features, device=self.device, dtype=dtype)], [1], [""]
+        out = self.projector(torch.cat(xs))
+        return dict(zip(present, out.split(sizes)))
+
+    def embed_inputs(self, input_ids: torch.Tensor, media: MediaBatch | None,
+                     projected: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """Token embeddings with each media placeholder filled by its projected vector (`projected`: the
+        output of `project_media` when the caller has it already)."""
         embeds = self.llm.get_input_embeddings()(input_ids)
-        present = media.modalities() if media is not None else []
+        projected = self.project_media(media) if projected is None else projected
         for m in MEDIA_MODALITIES:
             mask = input_ids == self.special_ids.placeholders[m]
             n_slots = int(mask.sum())
-            if m not in present:
+            if m not in projected:
                 if n_slots:
                     raise InputError(f"{m} placeholders", f"the prompt has {n_slots} {m} placeholder ids but no {m} was given")
                 continue
-            vecs = self.media_embeddings(m, media)
+            vecs = projected[m]
             if vecs.shape[0] != n_slots:
                 raise InputError(f"{m} placeholders", f"the prompt has {n_slots} {m} placeholder ids but the "
                                  f"{media.count(m)} {m} item(s) give {vecs.shape[0]} embeddings")
             embeds = embeds.masked_scatter(mask.unsqueeze(-1), vecs.to(embeds.dtype))
+        if "" in projected:  # the projector's zero row (training, no media): in the graph, worth nothing
+            embeds = embeds + 0.0 * projected[""].sum().to(embeds.dtype)
         return embeds
 
     # ---- forward and generation --------------------------------------------------------------------
     def forward(self, input_ids, attention_mask=None, labels=None, media: MediaBatch | None = None,
-                output_hidden_states: bool = False, logits_to_keep: int | torch.Tensor = 0) -> ReamoOutput:
+                output_hidden_states: bool = False, logits_to_keep: int | torch.Tensor = 0,
+                position_ids: torch.Tensor | None = None, projected: dict | None = None) -> ReamoOutput:
         """`logits_to_keep` (transformers' argument): 0 for logits at every position, or a 1-D tensor of the
-        sequence positions whose logits are wanted (training asks only for those that predict answer tokens)."""
-        embeds = self.embed_inputs(input_ids, media)
-        out = self.llm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels,
+        sequence positions whose logits are wanted (training asks only for those that predict answer tokens).
+        `position_ids` restarting inside a row, with `attention_mask=None`, mark packed examples: transformers
+        keeps attention inside each (block-diagonal mask; varlen kernels with flash-attention)."""
+        embeds = self.embed_inputs(input_ids, media, projected)
+        out = self.llm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, position_ids=position_ids,
                        output_hidden_states=output_hidden_states, use_cache=False, logits_to_keep=logits_to_keep)
         hidden = out.hidden_states[-1] if output_hidden_states else None
         return ReamoOutput(loss=out.loss, logits=out.logits, hidden_states=hidden, lm_loss=out.loss)
@@ -169,20 +196,27 @@ class ReamoModel(nn.Module):
             hit &= labels != IGNORE_INDEX
         return [row.nonzero().flatten().tolist() for row in hit]
 
-    def training_losses(self, batch, weights) -> dict[str, torch.Tensor]:
+    def training_losses(self, batch, weights, all_heads: bool = False) -> dict[str, torch.Tensor]:
         """LM loss on the answer tokens + grounding losses of the answer's instructions, weighted.
 
         `batch.grounding["requests"]` holds one GroundingRequest per `</Instruction>` of the answers (row-major,
         in order) and `batch.grounding["positions"]` their (row, position); the query of each is the LLM's
-        last hidden state at that position (trainable end to end, as LISA does with [SEG])."""
+        last hidden state at that position (trainable end to end, as LISA does with [SEG]).
+        `all_heads`: every grounding head runs, on a stand-in input worth 0 where this batch asks nothing of it
+        (the training loop sets it when any example of the phase has a grounding target, so that every rank
+        runs the same modules and reduces the same gradients each step). `batch.position_ids`, when set, marks
+        packed rows (several examples per row, see training.packing)."""
         requests = batch.grounding.get("requests") or []
         # Logits only where the next token is an answer token (in any row): the vocabulary projection and the
         # cross-entropy over the prompt positions would be computed and then ignored.
         targets = batch.labels[:, 1:]
         answer = targets != IGNORE_INDEX
         keep = answer.any(0).nonzero().flatten()
-        out = self.forward(batch.input_ids, batch.attention_mask, None, batch.media,
-                           output_hidden_states=bool(requests), logits_to_keep=keep)
+        projected = self.project_media(batch.media)
+        position_ids = getattr(batch, "position_ids", None)
+        out = self.forward(batch.input_ids, None if position_ids is not None else batch.attention_mask, None,
+                           batch.media, output_hidden_states=bool(requests) or all_heads, logits_to_keep=keep,
+                           position_ids=position_ids, projected=projected)
         targets = targets[:, keep]
         logits = out.logits.float()
         lm = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
@@ -193,33 +227,47 @@ class ReamoModel(nn.Module):
         lm = lm / (answer.sum().clamp(min=1) if denom is None else denom)
         parts = {"lm_loss": lm.detach()}
         loss = weights.lm * lm
-        if requests:
-            rows, pos = batch.grounding["positions"]
-            queries = out.hidden_states[rows, pos]
-            for r, q in zip(requests, queries):
-                r.query = q
-            g = self.heads.losses(requests)
+        if requests or all_heads:
+            h = out.hidden_states
+            rows, pos = batch.grounding["positions"] if requests else ([], [])
+            # each request's query, then the stand-ins' query: a zero row that is part of the same graph
+            queries = torch.cat([h[rows, pos], h[:1, 0] * 0.0])
+            g = self.heads.losses(requests, all_heads=all_heads, queries=queries)
             if g.mask is not None:
                 loss = loss + weights.mask * g.mask
                 parts["mask_loss"] = g.mask.detach()
             if g.span is not None:
                 loss = loss + weights.span * g.span
                 parts["span_loss"] = g.span.detach()
+            if g.idle is not None:
+                loss = loss + g.idle
         if weights.bind > 0 and batch.media is not None:
-            b = self.binding_loss(batch.input_ids, batch.media)
+            b = self.binding_loss(batch.input_ids, batch.media, projected)
             if b is not None:
                 loss = loss + weights.bind * b
                 parts["bind_loss"] = b.detach()
+        scale = getattr(batch, "loss_scale", 1.0)
+        if scale != 1.0:  # 0: a stand-in micro-batch (all of this rank's items failed to load)
+            loss = loss * scale
         parts["loss"] = loss
         return parts
 
-    def binding_loss(self, input_ids: torch.Tensor, media: MediaBatch) -> torch.Tensor | None:
+    def binding_loss(self, input_ids: torch.Tensor, media: MediaBatch,
+                     projected: dict[str, torch.Tensor] | None = None) -> torch.Tensor | None:
         """reamo.binding's loss over the rows of a batch that show two media (None when no row does)."""
         present = media.modalities()
+        projected = self.project_media(media) if projected is None else projected
         rows = media_rows(input_ids, {m: self.special_ids.placeholders[m] for m in present})
-        pooled = {m: self.media_embeddings(m, media).view(media.count(m), self.config.media_tokens[m], -1)[:, 0]
-                  for m in present}
+        pooled = {m: projected[m].view(media.count(m), self.config.media_tokens[m], -1)[:, 0] for m in present}
         return binding_loss(pooled, rows)
+
+    def frozen_encoders(self) -> list[tuple[nn.Module, str]]:
+        """(parent, attribute) of each frozen encoder: ImageBind, and SAM's image encoder when there is an image
+        head. They never train; training keeps them outside DeepSpeed's engine (training.engine)."""
+        out = [(self, "encoder")]
+        if getattr(self.heads, "image", None) is not None:
+            out.append((self.heads.image, "image_encoder"))
+        return out
 
     # ---- parameters ----------------------------------------------------------------------------------
     def num_parameters(self) -> dict[str, int]:

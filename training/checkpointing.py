@@ -1,13 +1,17 @@
 """Atomic, resumable training checkpoints on top of DeepSpeed's engine checkpoints.
 
     OUT/checkpoints/step_000120/   engine state (model, optimizer, scheduler) + client state
+    OUT/checkpoints/step_000120/reamo_state.json   the step, world size and global batch it was written with
     OUT/checkpoints/latest         the tag of the last *complete* checkpoint (written last, atomically)
+    OUT/checkpoints/universal/step_000120/   DeepSpeed's universal form of it, made when a run resumes on
+                                   another number of processes (ds_to_universal), loaded with load_universal
 
 A checkpoint is written under a temporary tag, then renamed; `latest` is replaced only after the rename.
 A crash at any point leaves the previous complete checkpoint and `latest` pointing at it.
 """
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -18,6 +22,8 @@ import numpy as np
 import torch
 
 TAG_RE = re.compile(r"^step_(\d{6,})$")
+STATE = "reamo_state.json"
+RUN_KEYS = ("step", "samples", "world_size", "global_batch")
 
 
 def rng_state() -> dict:
@@ -62,18 +68,54 @@ class CheckpointManager:
             if final.exists():
                 shutil.rmtree(final)
             os.replace(self.root / tmp_tag, final)
+            _atomic_write(final / STATE, json.dumps({k: client_state[k] for k in RUN_KEYS if k in client_state}))
             _atomic_write(self.root / "latest", tag)
             self._prune(keep_tag=tag)
         _barrier()
         return tag
 
-    def load(self, engine, tag: str | None = None) -> dict | None:
+    def run_state(self) -> dict | None:
+        """The latest checkpoint's tag, step, world size and global batch (None when there is no checkpoint).
+        A checkpoint written before these were recorded is taken as one of the current world size."""
+        tag = self.latest_tag()
+        if tag is None:
+            return None
+        f = self.root / tag / STATE
+        if not f.is_file():
+            return None
+        return {"tag": tag, **json.loads(f.read_text())}
+
+    def universal_dir(self) -> Path:
+        return self.root / "universal"
+
+    def make_universal(self, tag: str) -> Path:
+        """DeepSpeed's universal checkpoint of `tag` (ds_to_universal: every parameter's fp32 value and Adam
+        state whole, so that any number of processes can load it), made once by rank 0; every rank waits."""
+        dst = self.universal_dir() / tag
+        if _rank() == 0 and not dst.is_dir():
+            from argparse import Namespace
+
+            from deepspeed.checkpoint.ds_to_universal import main as ds_to_universal
+
+            tmp = dst.with_name(tag + ".tmp")
+            shutil.rmtree(tmp, ignore_errors=True)
+            tmp.parent.mkdir(parents=True, exist_ok=True)
+            ds_to_universal(Namespace(input_folder=str(self.root / tag), output_folder=str(tmp), num_extract_workers=1,
+                                      num_merge_workers=1, keep_temp_folder=False, strict=True,
+                                      inject_missing_state=False))
+            os.replace(tmp, dst)
+        _barrier()
+        return dst
+
+    def load(self, engine, tag: str | None = None, universal: bool = False) -> dict | None:
+        """Restore the engine from `tag` (default: latest); `universal`: from its universal form (make_universal)."""
         tag = tag or self.latest_tag()
         if tag is None:
             return None
-        path, client_state = engine.load_checkpoint(str(self.root), tag=tag, load_module_strict=False)
+        root = self.universal_dir() if universal else self.root
+        path, client_state = engine.load_checkpoint(str(root), tag=tag, load_module_strict=False)
         if path is None:
-            raise RuntimeError(f"{self.root / tag}: DeepSpeed could not load this checkpoint")
+            raise RuntimeError(f"{root / tag}: DeepSpeed could not load this checkpoint")
         return client_state
 
     def _prune(self, keep_tag: str) -> None:
@@ -86,6 +128,12 @@ class CheckpointManager:
                 shutil.rmtree(p, ignore_errors=True)
             else:
                 p.unlink(missing_ok=True)
+
+
+def _rank() -> int:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank()
+    return 0
 
 
 def _barrier():

@@ -41,6 +41,9 @@ class DataConfig(Config):
     max_records: int | None = None
     event_schema: str | None = None  # MS-PIT: an event schema as data (JSON or an M2E2 folder) for EE prompts
     replay: list[ReplayConfig] = field(default_factory=list)
+    # padding-free: each micro-batch's examples concatenated into rows of at most max_length tokens, position ids
+    # restarting per example and attention kept inside each (training.packing)
+    packing: bool = False
 
     def __post_init__(self):
         self.check(self.max_records is None or self.max_records > 0, "max_records", "must be positive")
@@ -85,6 +88,9 @@ class TrainConfig(Config):
     max_length: int = 512
     micro_batch_size: int = 4
     grad_accum: int = 1
+    # examples per optimizer step over all processes; when set, grad_accum follows from it and the number of
+    # processes (global_batch_size / (micro_batch_size x processes)), so a run on fewer GPUs trains the same way
+    global_batch_size: int | None = None
     epochs: float = 1.0
     max_steps: int | None = None
     deepspeed: str = "configs/deepspeed/zero2.json"
@@ -107,9 +113,22 @@ class TrainConfig(Config):
         for k in ("micro_batch_size", "grad_accum", "max_length"):
             self.check(getattr(self, k) > 0, k, "must be positive")
         self.check(self.epochs > 0, "epochs", "must be positive")
+        self.check(self.global_batch_size is None or self.global_batch_size > 0, "global_batch_size", "must be positive")
         self.check(self.max_steps is None or self.max_steps > 0, "max_steps", "must be positive")
         self.check(self.save_every >= 0, "save_every", "must be >= 0")
         self.check(self.keep_checkpoints >= 1, "keep_checkpoints", "must be >= 1")
+
+    def accumulation(self, world_size: int, global_batch: int | None = None) -> int:
+        """Micro-batches per optimizer step on each of `world_size` processes: from `global_batch` (e.g. the one
+        a checkpoint was written with) or `global_batch_size` when given, else `grad_accum`."""
+        g = global_batch or self.global_batch_size
+        if g is None:
+            return self.grad_accum
+        per_step = self.micro_batch_size * world_size
+        self.check(g % per_step == 0, "global_batch_size",
+                   f"{g} examples per step do not split into micro-batches of {self.micro_batch_size} on "
+                   f"{world_size} process(es)")
+        return g // per_step
 
     def resolve(self, path: str) -> Path:
         """Paths in phase configs are relative to the working directory, else to the repository."""

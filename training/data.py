@@ -2,7 +2,8 @@
 
 Order is deterministic and resumable: epoch e visits a permutation seeded by (seed, e); each global
 micro-batch (micro_batch_size x world_size examples) is split across ranks, so one process with the same
-global batch sees the same examples. `iter_from(k)` skips the first k micro-batches (resume).
+global batch sees the same examples. `iter_steps(s)` starts at optimizer step s (resume, on any number of
+processes with the same global batch).
 Bad records are reported with file and line, skipped, and counted (`loader.skipped`).
 `data.replay` mixes examples of earlier phases into this one (drawn once, seeded; see ReplayConfig).
 """
@@ -35,20 +36,35 @@ def load_records(cfg: TrainConfig) -> tuple[list[tuple[Record, str]], list[Recor
 
 
 class PhaseLoader:
-    def __init__(self, examples: list, collate, cfg: TrainConfig, rank: int, world: int, skipped: int):
+    """The examples of a phase in optimizer steps. A step takes the next `global_batch` examples of the epoch's
+    seeded permutation and splits them into micro-batches of `micro_batch_size`: micro-batch m of rank r holds
+    chunk m x world + r. So the examples of a step, and how they are grouped into micro-batches, do not depend
+    on how many processes share them: 1 process with 2 micro-batches per step trains on what 2 processes with
+    1 each do, and a run can resume on another number of processes at the same step."""
+
+    def __init__(self, examples: list, collate, cfg: TrainConfig, rank: int, world: int, skipped: int,
+                 accumulation: int | None = None):
         self.examples = examples
         self.collate = collate
         self.cfg = cfg
         self.rank, self.world = rank, world
         self.skipped = skipped
-        self.global_micro = cfg.micro_batch_size * world
+        self.accumulation = accumulation or cfg.grad_accum
+        self.global_batch = cfg.micro_batch_size * world * self.accumulation
+        self._stand_in = None
         if not examples:
             raise RecordError(", ".join(cfg.data.train) or "<no data>", None,
                               f"no usable training examples for phase {cfg.phase!r}")
+        # identical on every rank (every rank reads every record): whether the grounding heads run every step
+        self.has_grounding = any(ex.targets for ex in examples)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, len(self.examples) // self.global_batch)
 
     def __len__(self) -> int:
         """Micro-batches per epoch (per rank)."""
-        return max(1, len(self.examples) // self.global_micro)
+        return self.steps_per_epoch * self.accumulation
 
     def _order(self, epoch: int) -> np.ndarray:
         n = len(self.examples)
@@ -56,21 +72,41 @@ class PhaseLoader:
             return np.arange(n)
         return np.random.default_rng([self.cfg.seed, epoch]).permutation(n)
 
-    def iter_from(self, start_micro: int = 0):
-        per_epoch = len(self)
+    def step_indices(self, step: int) -> list[list[int]]:
+        """This rank's micro-batches of optimizer step `step` (counted from the run's start), as example indices."""
+        epoch, j = divmod(step, self.steps_per_epoch)
+        order = self._order(epoch) if len(self.examples) >= self.global_batch else \
+            np.resize(self._order(epoch), self.global_batch)  # fewer examples than one step: wrap around
+        mb, base = self.cfg.micro_batch_size, j * self.global_batch
+        return [order[base + (m * self.world + self.rank) * mb: base + (m * self.world + self.rank + 1) * mb].tolist()
+                for m in range(self.accumulation)]
+
+    def iter_steps(self, start_step: int = 0):
+        """(step, [micro-batch] x accumulation) from `start_step` on, for as many epochs as the config asks
+        (without end when max_steps is set). A micro-batch whose items all fail to load is replaced by a
+        stand-in batch whose loss counts 0 (`loss_scale`), so that every rank still takes part in the step."""
         total_epochs = math.ceil(self.cfg.epochs) if self.cfg.max_steps is None else 10**9
-        k = start_micro
-        while k // per_epoch < total_epochs:
-            epoch, j = divmod(k, per_epoch)
-            order = self._order(epoch)
-            lo = j * self.global_micro + self.rank * self.cfg.micro_batch_size
-            idx = order[lo: lo + self.cfg.micro_batch_size]
-            items = [self.examples[i] for i in idx]
-            batch = self.collate(items)
-            k += 1
-            if batch is None:  # every item of this micro-batch failed to load
-                continue
-            yield batch
+        step = start_step
+        while step // self.steps_per_epoch < total_epochs:
+            batches = []
+            for idx in self.step_indices(step):
+                batch = self.collate([self.examples[i] for i in idx])
+                batches.append(batch if batch is not None else self.stand_in())
+            yield step, batches
+            step += 1
+
+    def stand_in(self):
+        """A batch worth nothing (loss_scale 0): the first example of the phase that loads."""
+        if self._stand_in is None:
+            for ex in self.examples:
+                b = self.collate([ex])
+                if b is not None:
+                    b.loss_scale = 0.0
+                    self._stand_in = b
+                    break
+            else:
+                raise RecordError(", ".join(self.cfg.data.train), None, f"no example of phase {self.cfg.phase!r} loads")
+        return self._stand_in
 
 
 def phase_examples(model, cfg: TrainConfig) -> tuple[PhaseExamples, list, int]:
@@ -103,7 +139,7 @@ def replayed_examples(model, cfg: TrainConfig, n_phase: int) -> list:
     return out
 
 
-def build_dataloader(model, cfg: TrainConfig) -> PhaseLoader:
+def build_dataloader(model, cfg: TrainConfig, accumulation: int | None = None) -> PhaseLoader:
     # from the launcher's environment: the loader is built before deepspeed.initialize sets up the group
     import os
 
@@ -112,4 +148,4 @@ def build_dataloader(model, cfg: TrainConfig) -> PhaseLoader:
     builder, examples, skipped = phase_examples(model, cfg)
     if examples and cfg.data.replay:  # collation is the same for every phase: one loader holds both
         examples = examples + replayed_examples(model, cfg, len(examples))
-    return PhaseLoader(examples, builder.collate, cfg, rank, world, skipped)
+    return PhaseLoader(examples, builder.collate, cfg, rank, world, skipped, accumulation)

@@ -8,6 +8,7 @@ exists, the run continues from it (weights, optimizer, scheduler, data position,
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -87,10 +88,10 @@ def ensure_single_process_env() -> None:
         os.environ.setdefault("DS_ACCELERATOR", "cpu")
 
 
-def deepspeed_config(cfg: TrainConfig) -> dict:
+def deepspeed_config(cfg: TrainConfig, accumulation: int | None = None) -> dict:
     ds = json.loads(cfg.resolve(cfg.deepspeed).read_text())
     ds["train_micro_batch_size_per_gpu"] = cfg.micro_batch_size
-    ds["gradient_accumulation_steps"] = cfg.grad_accum
+    ds["gradient_accumulation_steps"] = accumulation or cfg.grad_accum
     ds.pop("train_batch_size", None)
     bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and torch.cuda.is_available())
     ds["bf16"] = {"enabled": bf16}
@@ -137,34 +138,51 @@ class MetricsLog:
             self.tb.close()
 
 
-def _global_token_mean(local_tokens: int, device) -> float:
-    """Answer tokens of this micro-batch summed over ranks, divided by the world size. With the LM loss
-    summed per rank and divided by this, DeepSpeed's gradient averaging gives exactly the token-mean over
-    the global batch: N processes train like one process with the same global batch."""
-    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
-        return float(max(local_tokens, 1))
-    t = torch.tensor([float(local_tokens)], device=device)
+def _all_sum(values: list[float], device) -> list[float]:
+    """Element-wise sum over ranks (the values themselves with one process)."""
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()) \
+            or torch.distributed.get_world_size() == 1:
+        return list(values)
+    t = torch.tensor(values, dtype=torch.float64, device=device)
     torch.distributed.all_reduce(t)
-    return max(t.item(), 1.0) / torch.distributed.get_world_size()
+    return t.tolist()
 
 
 # ---- the loop --------------------------------------------------------------------------------------------
 class _LossModule(torch.nn.Module):
     """What DeepSpeed wraps: the Reamo model, returning the weighted total loss and its parts."""
 
-    def __init__(self, model, weights):
+    def __init__(self, model, weights, all_heads: bool = False):
         super().__init__()
         self.model = model
         self.weights = weights
+        self.all_heads = all_heads
 
     def forward(self, batch):
-        return self.model.training_losses(batch, self.weights)
+        return self.model.training_losses(batch, self.weights, all_heads=self.all_heads)
+
+
+@contextlib.contextmanager
+def encoders_outside_engine(model):
+    """The frozen encoders (ImageBind, SAM's image encoder) leave the module tree while DeepSpeed holds the
+    model, and come back after: they run in the data pipeline (embedding cache) and once per distinct image,
+    a different number of times on each rank, which ZeRO-3 cannot gather partitioned parameters for; outside
+    the engine they are plain replicated modules, and ZeRO never sees their (frozen) parameters."""
+    detached = []
+    for parent, name in model.frozen_encoders():
+        module = parent._modules.pop(name)
+        object.__setattr__(parent, name, module)
+        detached.append((parent, name, module))
+    try:
+        yield [m for _, _, m in detached]
+    finally:
+        for parent, name, module in detached:
+            del parent.__dict__[name]
+            parent._modules[name] = module
 
 
 def _gathered(params, zero3: bool):
     """ZeRO-3 partitions parameters across ranks: gather them whole (read-only) for the block; else nothing."""
-    import contextlib
-
     if not zero3:
         return contextlib.nullcontext()
     import deepspeed
@@ -186,35 +204,82 @@ def train(cfg: TrainConfig, *, stop_after_steps: int | None = None, on_export=No
     """Run one phase. `stop_after_steps` ends the process's work early without the final export (tests use
     it to simulate an interrupted run that a later call resumes). `on_export(model, rank)` runs on every rank
     after the export, with every parameter whole (gathered under ZeRO-3): e.g. to evaluate the trained model
-    in the same processes. It must do the same work on every rank (ZeRO-3's hooks communicate)."""
+    in the same processes. It must do the same work on every rank (ZeRO-3's hooks communicate).
+
+    Every rank runs the same modules in every micro-batch, whatever its own examples hold (one projector call,
+    every grounding head when the phase grounds anything, frozen encoders outside the engine), so ZeRO-2 reduces
+    and ZeRO-3 gathers the same parameters on every rank. A checkpoint written by N processes resumes on M: the
+    engine state through DeepSpeed's universal checkpoint, the data at the same optimizer step (same global
+    batch: gradient accumulation makes up the difference)."""
     ensure_single_process_env()
     import deepspeed
 
     from training.data import build_dataloader
 
+    deepspeed.init_distributed()
+    world, rank = torch.distributed.get_world_size(), torch.distributed.get_rank()
     out = cfg.resolve(cfg.output_dir)
+    ckpt = CheckpointManager(out / "checkpoints", keep=cfg.keep_checkpoints)
+    saved = ckpt.run_state()  # the latest checkpoint's world size and global batch, if any
+    accumulation = cfg.accumulation(world, saved["global_batch"] if saved else None)
+    universal = saved is not None and saved["world_size"] != world
+    if universal:
+        ckpt.make_universal(saved["tag"])
     torch.manual_seed(cfg.seed)
     model = build_model(cfg)
     groups = param_groups(model, cfg)
-    loader = build_dataloader(model, cfg)
-    steps_per_epoch = max(1, len(loader) // cfg.grad_accum)
-    total = cfg.max_steps or max(1, int(math.ceil(steps_per_epoch * cfg.epochs)))
-    engine, optimizer, _, scheduler = deepspeed.initialize(
-        model=_LossModule(model, cfg.loss_weights), model_parameters=groups, config=deepspeed_config(cfg),
-        lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, total)))
-    rank = engine.global_rank
+    loader = build_dataloader(model, cfg, accumulation)
+    total = cfg.max_steps or max(1, int(math.ceil(loader.steps_per_epoch * cfg.epochs)))
+    ds = deepspeed_config(cfg, accumulation)
+    if universal:
+        ds["checkpoint"] = {**ds.get("checkpoint", {}), "load_universal": True}
+    from deepspeed.utils import set_z3_leaf_modules
+    from grounding import GroundingHeads
+
+    set_z3_leaf_modules(model, [GroundingHeads])  # ZeRO-3: the heads' parameters gathered together (see forward)
+    with encoders_outside_engine(model) as encoders:
+        engine, optimizer, _, scheduler = deepspeed.initialize(
+            model=_LossModule(model, cfg.loss_weights, all_heads=loader.has_grounding), model_parameters=groups,
+            config=ds, lr_scheduler=lambda opt: torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda(cfg, total)))
+        dtype = torch.bfloat16 if engine.bfloat16_enabled() else None
+        for enc in encoders:
+            enc.to(device=engine.device, dtype=dtype)
+        finished = _run(cfg, model, engine, optimizer, loader, ckpt, out, total, accumulation, universal,
+                        stop_after_steps)
+    if not finished:
+        return out
+    # the encoders are back in the module tree: the checkpoint holds what it always held
+    final = out / "final"
+    from reamo import checkpoint
+
+    zero3 = engine.zero_optimization_stage() == 3
+    with _gathered(checkpoint.saved_parameters(model), zero3):  # ZeRO-3: every rank gathers, rank 0 writes
+        if rank == 0:
+            checkpoint.save_pretrained(model, final)
+    if world > 1:
+        torch.distributed.barrier()
+    if on_export is not None:
+        with _gathered(list(model.parameters()), zero3):
+            on_export(model, rank)
+    return final
+
+
+def _run(cfg, model, engine, optimizer, loader, ckpt, out, total, accumulation, universal, stop_after_steps) -> bool:
+    """The optimizer steps of one phase; False when stopped early (stop_after_steps), True when finished."""
+    rank, world = engine.global_rank, engine.world_size
     if rank == 0:  # where the phase really runs (DeepSpeed's accelerator), so a log shows a GPU run as one
         precision = "bf16" if engine.bfloat16_enabled() else "fp16" if engine.fp16_enabled() else "fp32"
-        print(f"{cfg.phase}: {total} steps on {engine.device} ({precision}), {engine.world_size} process(es)",
+        print(f"{cfg.phase}: {total} steps on {engine.device} ({precision}), {world} process(es) x "
+              f"{cfg.micro_batch_size} examples x {accumulation} accumulation = {loader.global_batch} per step",
               flush=True)
-    ckpt = CheckpointManager(out / "checkpoints", keep=cfg.keep_checkpoints)
-    state = ckpt.load(engine)
-    step, micro = 0, 0
+    state = ckpt.load(engine, universal=universal)
+    step = 0
     if state is not None:
-        step, micro = state["step"], state["micro"]
+        step = state["step"]
         set_rng_state(state["rng"])
         if rank == 0:
-            print(f"resumed from {ckpt.root / ckpt.latest_tag()} at step {step}")
+            print(f"resumed from {ckpt.root / ckpt.latest_tag()} at step {step}"
+                  + (f" (written by {state.get('world_size')} process(es))" if universal else ""), flush=True)
     log = MetricsLog(out, rank)
     bar = None
     if cfg.progress and rank == 0:
@@ -223,53 +288,64 @@ def train(cfg: TrainConfig, *, stop_after_steps: int | None = None, on_export=No
         bar = tqdm(total=total, initial=step, desc=f"{cfg.phase}", unit="step", dynamic_ncols=True)
     device = engine.device
     t0, samples, tokens, step0 = time.time(), 0, 0, step
+
+    def client_state(step):
+        return {"step": step, "micro": step * accumulation, "samples": step * loader.global_batch,
+                "world_size": world, "global_batch": loader.global_batch, "rng": rng_state()}
+
     try:
-        for batch in loader.iter_from(micro):
+        for step_, batches in loader.iter_steps(step):
             if step >= total:
                 break
-            batch = batch.to(device)
-            batch.lm_denominator = _global_token_mean(batch.num_answer_tokens, device)
-            losses = engine(batch)
-            loss = losses["loss"]
-            if cfg.stop_on_nonfinite and not torch.isfinite(loss.detach()).all():
-                raise NonFiniteLossError(
-                    f"phase {cfg.phase}: loss is {loss.item()} at step {step} (micro-batch {micro}); "
-                    f"stopped. The last good checkpoint is {ckpt.latest_tag() or 'none'} in {ckpt.root}")
-            engine.backward(loss)
-            engine.step()
-            micro += 1
-            samples += batch.size
-            tokens += batch.num_tokens
-            if micro % cfg.grad_accum:
-                continue
+            batches = [b.to(device) for b in batches]
+            # LM loss: summed per micro-batch and divided by the step's answer tokens over every rank and
+            # micro-batch / (world x accumulation); DeepSpeed's 1/accumulation and its mean over ranks then give
+            # the token mean over the global batch, however it is split
+            answer = sum(b.num_answer_tokens for b in batches if getattr(b, "loss_scale", 1.0))
+            denom = max(_all_sum([answer], device)[0], 1.0) / (world * accumulation)
+            sums: dict[str, list[float]] = {}
+            for m, batch in enumerate(batches):
+                batch.lm_denominator = denom
+                losses = engine(batch)
+                loss = losses["loss"]
+                if cfg.stop_on_nonfinite:
+                    bad = _all_sum([0.0 if torch.isfinite(loss.detach()).all() else 1.0], device)[0]
+                    if bad:
+                        raise NonFiniteLossError(
+                            f"phase {cfg.phase}: loss is not finite at step {step} (micro-batch {m}, on {int(bad)} "
+                            f"rank(s)); stopped. The last good checkpoint is {ckpt.latest_tag() or 'none'} in {ckpt.root}")
+                engine.backward(loss)
+                engine.step()
+                if getattr(batch, "loss_scale", 1.0):
+                    samples += batch.size
+                    tokens += batch.num_tokens
+                    for k, v in losses.items():
+                        acc = sums.setdefault(k, [0.0, 0.0])
+                        acc[0] += v.item()
+                        acc[1] += 1
             step += 1
             if bar:
                 bar.update(1)
-                bar.set_postfix(loss=f"{loss.item():.4f}")
             if step % cfg.log_every == 0 or step == total:
+                keys = ("loss", "lm_loss", "mask_loss", "span_loss", "bind_loss")
+                flat = _all_sum([x for k in keys for x in sums.get(k, [0.0, 0.0])], device)
+                # the step's loss: its mean over every micro-batch of every rank (what one process would see)
+                means = {k: flat[2 * i] / flat[2 * i + 1] for i, k in enumerate(keys) if flat[2 * i + 1]}
+                if "loss" in means:  # loss and lm_loss: the global batch's objective, not a micro-batch mean
+                    means["loss"] = flat[0] / (world * accumulation)
+                    means["lm_loss"] = flat[2] / (world * accumulation)
+                if bar:
+                    bar.set_postfix(loss=f"{means.get('loss', float('nan')):.4f}")
                 dt = max(1e-9, time.time() - t0)
-                log.log(step, loss=loss.item(), **{k: v.item() for k, v in losses.items() if k != "loss"},
-                        lr={g["name"]: g["lr"] for g in optimizer.param_groups},
+                log.log(step, **means, lr={g["name"]: g["lr"] for g in optimizer.param_groups},
                         steps_per_s=(step - step0) / dt, samples_per_s=samples / dt, tokens_per_s=tokens / dt,
                         skipped_records=loader.skipped)
             if cfg.save_every and step % cfg.save_every == 0 and step < total:
-                ckpt.save(engine, step, {"step": step, "micro": micro, "rng": rng_state()})
+                ckpt.save(engine, step, client_state(step))
             if stop_after_steps is not None and step >= stop_after_steps:
-                return out
-        ckpt.save(engine, step, {"step": step, "micro": micro, "rng": rng_state()})
-        final = out / "final"
-        from reamo import checkpoint
-
-        zero3 = engine.zero_optimization_stage() == 3
-        with _gathered(checkpoint.saved_parameters(model), zero3):  # ZeRO-3: every rank gathers, rank 0 writes
-            if rank == 0:
-                checkpoint.save_pretrained(model, final)
-        if engine.world_size > 1:
-            torch.distributed.barrier()
-        if on_export is not None:
-            with _gathered(list(model.parameters()), zero3):
-                on_export(model, rank)
-        return final
+                return False
+        ckpt.save(engine, step, client_state(step))
+        return True
     finally:
         if bar:
             bar.close()
