@@ -9,7 +9,9 @@ trainable parameters, weights in bf16 (2 bytes), mixed-precision AdamW (fp32 mas
 
     ZeRO-2          weights 2(Psi_f + Psi_t), gradients 2 Psi_t / N, optimizer 12 Psi_t / N
     ZeRO-3          weights 2(Psi_f + Psi_t) / N + the gathered working set (prefetch bucket + largest layer),
-                    gradients 2 Psi_t / N, optimizer 12 Psi_t / N
+                    gradients 2 Psi_t / N, optimizer 12 Psi_t / N; the frozen encoders (ImageBind, SAM's image
+                    encoder) are kept outside the engine, whole on every GPU, and the grounding heads are
+                    gathered whole while they run
     ZeRO-3 offload  parameters and optimizer states in CPU memory; the GPU holds the working set and the
                     gradient buckets
 
@@ -43,6 +45,8 @@ class ParameterCounts:
     trainable: dict[str, int]  # group -> count (lora, new_tokens, projector, heads, llm)
     largest_layer: int  # parameters of the largest LLM decoder layer (ZeRO-3 gathers one at a time)
     frozen_untrained_groups: int = 0  # trainable-capable parameters the phase leaves frozen (e.g. projector)
+    outside_engine: int = 0  # frozen encoders the training loop keeps outside DeepSpeed (ImageBind, SAM's encoder)
+    heads_in_engine: int = 0  # grounding-head parameters inside the engine (ZeRO-3 gathers them as one leaf)
 
     @property
     def frozen(self) -> int:
@@ -99,6 +103,9 @@ def count_parameters(model_config: str, phase: str | None = None, overrides: dic
             continue
         part = name.split(".")[0]
         counts[part if part in counts else "other"] += p.numel()
+    outside = sum(p.numel() for parent, name in model.frozen_encoders() for p in getattr(parent, name).parameters())
+    sam = getattr(getattr(model.heads, "image", None), "image_encoder", None)
+    heads_in = sum(p.numel() for p in model.heads.parameters()) - (sum(p.numel() for p in sam.parameters()) if sam else 0)
     layers = [m for n, m in model.llm.named_modules() if n.endswith("layers") and hasattr(m, "__len__")]
     largest = max((sum(p.numel() for p in layer.parameters()) for layer in layers[0]), default=0) if layers else 0
     c = model.llm.config
@@ -106,7 +113,8 @@ def count_parameters(model_config: str, phase: str | None = None, overrides: dic
                      getattr(c, "num_key_value_heads", None) or c.num_attention_heads,
                      model.llm.get_input_embeddings().weight.shape[0],
                      cfg.lora.r if cfg.lora.enabled else 0, cfg.lora.dropout if cfg.lora.enabled else 0.0)
-    return ParameterCounts(counts["llm"], counts["encoder"], counts["heads"], trainable, largest, counts["other"]), shape
+    return ParameterCounts(counts["llm"], counts["encoder"], counts["heads"], trainable, largest, counts["other"],
+                           outside, heads_in), shape
 
 
 def activation_bytes(s: LLMShape, seq: int, micro_batch: int, answer: int, dtype_bytes: int = BF16,
@@ -156,19 +164,24 @@ def plan_training(p: ParameterCounts, s: LLMShape, gpus: int, seq: int, micro_ba
     acts = {f"activations: {k}": v for k, v in act.items() if v}
     ctx = {"CUDA context + buffers (rule of thumb)": CUDA_CONTEXT_GIB * GIB}
     working = (PREFETCH_ELEMENTS + 2 * p.largest_layer) * BF16
+    # ZeRO-3: the frozen encoders stay whole on every GPU (outside the engine: training.engine), and the grounding
+    # heads are gathered whole while they run (one ZeRO-3 leaf module)
+    outside = {"frozen encoders outside the engine (bf16, whole)": p.outside_engine * BF16} if p.outside_engine else {}
+    heads = {"grounding heads gathered whole (bf16)": p.heads_in_engine * BF16} if p.heads_in_engine else {}
+    fz = ft - p.outside_engine
     z2 = Plan("ZeRO-2", {"frozen weights (bf16)": ft * BF16, "trainable weights (bf16)": tt * BF16,
                          "gradients (bf16, partitioned)": tt * BF16 / n,
                          "gradient buckets": REDUCE_BUCKET_ELEMENTS * BF16,
                          "optimizer: fp32 master + Adam (partitioned)": tt * ADAM_BYTES / n, **acts, **ctx})
-    z3 = Plan("ZeRO-3", {"frozen weights (bf16, partitioned)": ft * BF16 / n,
+    z3 = Plan("ZeRO-3", {**outside, "frozen weights (bf16, partitioned)": fz * BF16 / n,
                          "trainable weights (bf16, partitioned)": tt * BF16 / n,
-                         "gathered working set (prefetch + 2 layers)": working,
+                         "gathered working set (prefetch + 2 layers)": working, **heads,
                          "gradients (bf16, partitioned)": tt * BF16 / n,
                          "gradient buckets": REDUCE_BUCKET_ELEMENTS * BF16,
                          "optimizer: fp32 master + Adam (partitioned)": tt * ADAM_BYTES / n, **acts, **ctx})
-    z3o = Plan("ZeRO-3 + CPU offload", {"gathered working set (prefetch + 2 layers)": working,
+    z3o = Plan("ZeRO-3 + CPU offload", {**outside, "gathered working set (prefetch + 2 layers)": working, **heads,
                                         "gradient buckets": REDUCE_BUCKET_ELEMENTS * BF16, **acts, **ctx},
-               {"weights (bf16, partitioned, pinned)": (ft + tt) * BF16 / n,
+               {"weights (bf16, partitioned, pinned)": (fz + tt) * BF16 / n,
                 "gradients (fp32, partitioned)": tt * 4 / n,
                 "optimizer: fp32 master + Adam (partitioned)": tt * ADAM_BYTES / n})
     return [z2, z3, z3o]
@@ -209,9 +222,9 @@ def render(p: ParameterCounts, s: LLMShape, plans: list[Plan], chosen: str, titl
     return "\n".join(lines)
 
 
-ZERO3_NOTE = ("note: under ZeRO-3 every rank must run the same modules each step; Reamo's phases with media or "
-              "grounding (2-4) do not yet guarantee that (a rank without an audio item skips the audio head), so "
-              "ZeRO-3 is tested for text phases only; see docs/benchmarks.md")
+ZERO3_NOTE = ("note: every phase runs under ZeRO-2, ZeRO-3 and ZeRO-3 + offload (every rank runs the same modules "
+              "each step; tested with 2 processes in tests/test_distributed.py); the frozen encoders stay whole on "
+              "each GPU under ZeRO-3")
 
 
 def run_plan(args) -> int:

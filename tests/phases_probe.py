@@ -28,6 +28,8 @@ def main(argv=None):
     ap.add_argument("--micro", type=int, default=2)
     ap.add_argument("--global-batch", type=int, default=None)
     ap.add_argument("--packing", action="store_true")
+    ap.add_argument("--save-every", type=int, default=0)
+    ap.add_argument("--stop-after", type=int, default=None, help="leave the phase after this step (to resume it)")
     ap.add_argument("--local_rank", type=int, default=None)  # the deepspeed launcher's
     a = ap.parse_args(argv)
     repo = Path(__file__).resolve().parents[1]
@@ -35,8 +37,9 @@ def main(argv=None):
         over = {"data.train": [f"{a.corpus}/{PHASES[name]}.jsonl"], "output_dir": f"{a.out}/{name}",
                 "init_from": None, "model": "tiny", "max_steps": a.steps, "micro_batch_size": a.micro,
                 "global_batch_size": a.global_batch, "log_every": 1, "progress": False, "deepspeed": a.deepspeed,
-                "data.cache_dir": f"{a.out}/embedding_cache", "data.packing": a.packing}
-        train(TrainConfig.from_yaml(repo / "configs" / "phases" / f"{name}.yaml", over))
+                "data.cache_dir": f"{a.out}/embedding_cache", "data.packing": a.packing,
+                "save_every": a.save_every}
+        train(TrainConfig.from_yaml(repo / "configs" / "phases" / f"{name}.yaml", over), stop_after_steps=a.stop_after)
 
 
 if __name__ == "__main__":

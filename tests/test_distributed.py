@@ -147,3 +147,104 @@ def test_sharded_eval_equals_one_process(corpus, tmp_path):
         b = (tmp_path / "two" / "predictions" / combo / "set.jsonl").read_text().splitlines()
         assert sorted(a) == sorted(b) and [json.loads(x)["id"] for x in b] == [r.id for r in
                                                                                read_jsonl(bench / combo / "set.jsonl")]
+
+
+# ---- every phase on 2 processes, under each ZeRO stage, against 1 process --------------------------------------
+PROBE_PHASES = ["phase1_uie", "phase2_alignment", "phase3_grounding", "phase4_meta", "mspit_1a_schema_text",
+                "mspit_1b_schema_visual", "mspit_2_joint"]
+LOSS_TOL = 1e-5  # relative: float reduction order only (a mismatched gradient moves the loss by ~1e-3 and more)
+
+
+@pytest.fixture(scope="module")
+def mixed_corpus(tmp_path_factory):
+    """24 records of every task and media combination: a global batch of 4 gives each rank different tasks,
+    media and grounding heads in the same step."""
+    d = tmp_path_factory.mktemp("mixed") / "corpus"
+    generate_corpus(d, {"train": 24, "dev": 1, "test": 1}, seed=3)
+    return d
+
+
+def _probe(corpus, out, ds, procs: int, port: int, *extra) -> str:
+    args = ["tests/phases_probe.py", str(corpus), str(out), ds, "--global-batch", "4", *extra]
+    if procs == 1:
+        cmd = [sys.executable] + args
+    else:
+        launcher = shutil.which("deepspeed", path=os.path.dirname(sys.executable))
+        cmd = [launcher, "--num_gpus", str(procs), "--master_port", str(port)] + args
+    env = _env(port)
+    if procs == 1:
+        env.pop("MASTER_PORT")
+    r = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    return r.stdout + r.stderr
+
+
+def _losses(out: Path, phase: str) -> list[float]:
+    return [json.loads(x)["loss"] for x in (out / phase / "metrics.jsonl").read_text().splitlines()]
+
+
+def _assert_same_run(a: Path, b: Path, phases, steps: int):
+    for phase in phases:
+        la, lb = _losses(a, phase), _losses(b, phase)
+        assert len(la) == len(lb) == steps, (phase, la, lb)
+        for x, y in zip(la, lb):
+            assert abs(x - y) <= LOSS_TOL * max(1.0, abs(x)), (phase, la, lb)
+        for f in ("reamo.safetensors", "adapter/adapter_model.safetensors"):
+            ta, tb = load_tensors(a / phase / "final" / f), load_tensors(b / phase / "final" / f)
+            assert ta.keys() == tb.keys()
+            for k in ta:
+                torch.testing.assert_close(tb[k], ta[k], rtol=1e-4, atol=1e-6, msg=f"{phase} {f} {k}")
+
+
+@pytest.fixture(scope="module")
+def one_process_phases(mixed_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("one") / "run"
+    _probe(mixed_corpus, out, "configs/deepspeed/zero2.json", 1, _port(6))
+    return out
+
+
+@pytest.fixture(scope="module")
+def zero2_phases(mixed_corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("z2") / "run"
+    log = _probe(mixed_corpus, out, "configs/deepspeed/zero2.json", 2, _port(7))
+    return out, log
+
+
+def test_every_phase_under_zero2_on_two_processes_equals_one_process(zero2_phases, one_process_phases):
+    """Phases 1-4 and the MS-PIT stages, 3 steps each, 2 processes x micro-batch 2 (ZeRO-2) against 1 process x
+    2 micro-batches of 2: the same loss at every step and the same exported model. The ranks' micro-batches
+    differ in task, media and grounding heads (phase 3 and 4 died on their first step before)."""
+    out, log = zero2_phases
+    assert log.count("ZeRO-2, 2 process(es) x 2 examples x 1 accumulation = 4 per step") == len(PROBE_PHASES)
+    _assert_same_run(one_process_phases, out, PROBE_PHASES, 3)
+
+
+@pytest.mark.parametrize("ds", ["zero3", "zero3_offload"])
+def test_every_phase_under_zero3_equals_zero2(ds, mixed_corpus, zero2_phases, tmp_path):
+    """The same under ZeRO-3 (parameters partitioned: every rank must run the same modules in the same order)
+    and ZeRO-3 with the optimizer and parameters offloaded to the CPU: equal to the ZeRO-2 run."""
+    out = tmp_path / "run"
+    log = _probe(mixed_corpus, out, f"configs/deepspeed/{ds}.json", 2, _port(8 if ds == "zero3" else 9))
+    stage = "ZeRO-3 offloading optimizer and parameters to the CPU" if ds == "zero3_offload" else "ZeRO-3, "
+    assert log.count(stage) == len(PROBE_PHASES)
+    _assert_same_run(zero2_phases[0], out, PROBE_PHASES, 3)
+
+
+@pytest.mark.parametrize("ds", ["zero2", "zero3"])
+def test_resume_on_another_number_of_processes(ds, mixed_corpus, tmp_path):
+    """Phase 4, 6 steps: 2 processes write a checkpoint at step 2, 1 process resumes it (DeepSpeed's universal
+    checkpoint) and writes step 4, 2 processes resume that and finish. Every step's loss and the exported
+    model equal an uninterrupted 1-process run's: the data continued where it stopped, none seen twice."""
+    config = f"configs/deepspeed/{ds}.json"
+    common = ["--phases", "phase4_meta", "--steps", "6", "--save-every", "2"]
+    whole = tmp_path / "whole"
+    _probe(mixed_corpus, whole, config, 1, _port(10), *common)
+    run = tmp_path / "run"
+    _probe(mixed_corpus, run, config, 2, _port(11), *common, "--stop-after", "2")
+    log = _probe(mixed_corpus, run, config, 1, _port(12), *common, "--stop-after", "4")
+    assert "resumed from" in log and "at step 2 (written by 2 process(es))" in log
+    assert "1 process(es) x 2 examples x 2 accumulation = 4 per step" in log
+    log = _probe(mixed_corpus, run, config, 2, _port(13), *common)
+    assert "at step 4 (written by 1 process(es))" in log
+    assert (run / "phase4_meta" / "checkpoints" / "universal" / "step_000004").is_dir()
+    _assert_same_run(whole, run, ["phase4_meta"], 6)

@@ -57,3 +57,27 @@ def test_plan_command_prints_every_mode_and_the_gpu_sizes(capsys):
     for mode in ("ZeRO-2  <- --zero", "ZeRO-3", "ZeRO-3 + CPU offload", "inference, bf16", "inference, 4-bit"):
         assert mode in out
     assert "fits: 24 GB" in out and "gradient checkpointing on" in out
+
+
+def test_zero3_keeps_the_frozen_encoders_whole_and_gathers_the_heads():
+    p = ParameterCounts(llm_frozen=1000, encoder=300, heads_frozen=100, trainable={"lora": 100, "heads": 50},
+                        largest_layer=10, outside_engine=350, heads_in_engine=120)
+    s = LLMShape(hidden=8, intermediate=16, layers=2, heads=2, kv_heads=2, vocab=50)
+    z2, z3, z3o = plan_training(p, s, gpus=4, seq=4, micro_batch=1, answer=2, checkpointing=False)
+    assert z2.gpu["frozen weights (bf16)"] == 1400 * BF16
+    assert z3.gpu["frozen encoders outside the engine (bf16, whole)"] == 350 * BF16
+    assert z3.gpu["frozen weights (bf16, partitioned)"] == (1400 - 350) * BF16 / 4
+    assert z3.gpu["grounding heads gathered whole (bf16)"] == 120 * BF16
+    assert z3o.gpu["frozen encoders outside the engine (bf16, whole)"] == 350 * BF16
+    assert z3o.cpu["weights (bf16, partitioned, pinned)"] == (1400 - 350 + 150) * BF16 / 4
+
+
+def test_frozen_encoders_are_counted_from_the_model():
+    p, _ = count_parameters("tiny", "phase4_meta")
+    from reamo.api import Reamo
+
+    m = Reamo.from_config("tiny").model
+    assert p.outside_engine == sum(x.numel() for x in m.encoder.parameters()) + \
+        sum(x.numel() for x in m.heads.image.image_encoder.parameters()) > 0
+    assert p.heads_in_engine == sum(x.numel() for x in m.heads.parameters()) - \
+        sum(x.numel() for x in m.heads.image.image_encoder.parameters())

@@ -79,9 +79,9 @@ def test_nonfinite_loss_stops_with_the_last_checkpoint_intact(corpus, tmp_path, 
     orig = ReamoModel.training_losses
     calls = {"n": 0}
 
-    def poisoned(self, batch, weights):
+    def poisoned(self, batch, weights, **kw):
         calls["n"] += 1
-        out = orig(self, batch, weights)
+        out = orig(self, batch, weights, **kw)
         if calls["n"] == 4:
             out["loss"] = out["loss"] * float("nan")
         return out
@@ -205,3 +205,32 @@ def test_replay_mixes_a_drawn_share_of_an_earlier_phase_into_training(corpus, tm
     bad = [ReplayConfig("alignment", [str(text_only)], 0.5)]
     with pytest.raises(RecordError, match="no usable examples to replay"):
         build_dataloader(model, cfg.replace(data=cfg.data.replace(replay=bad)))
+
+
+def test_a_step_holds_the_same_examples_on_any_number_of_processes(corpus):
+    """PhaseLoader: step s of 1 process x 4 micro-batches, 2 x 2 and 4 x 1 (micro-batch 2, global batch 8) holds
+    the same examples grouped into the same micro-batches; an epoch visits every example at most once; a
+    resumed iteration starts at its step."""
+    from training.data import PhaseLoader
+
+    cfg = cfg_for("phase1_uie", corpus, corpus / "unused", micro_batch_size=2, global_batch_size=8, max_steps=None)
+    examples = list(range(37))
+
+    def loader(rank, world):
+        return PhaseLoader(examples, lambda items: items, cfg, rank, world, 0, cfg.accumulation(world))
+
+    for world in (1, 2, 4):
+        assert loader(0, world).accumulation * world == 4 and loader(0, world).steps_per_epoch == 4
+    for step in range(6):
+        one = loader(0, 1).step_indices(step)
+        for world in (2, 4):
+            split = [loader(r, world).step_indices(step) for r in range(world)]
+            # micro-batch m of rank r is chunk m x world + r of the step
+            assert [split[r][m] for m in range(4 // world) for r in range(world)] == one
+    epoch = [i for s in range(4) for mb in loader(0, 1).step_indices(s) for i in mb]
+    assert len(epoch) == len(set(epoch)) == 32  # 37 examples, 4 steps of 8: 5 left out of this epoch, none twice
+    resumed = list(loader(1, 2).iter_steps(2))  # one epoch (epochs: 1): steps 2 and 3 are left
+    assert [s for s, _ in resumed] == [2, 3]
+    assert resumed[0][1] == [[examples[i] for i in mb] for mb in loader(1, 2).step_indices(2)]
+    with pytest.raises(Exception, match="global_batch_size"):
+        cfg.accumulation(3)  # 8 examples do not split into micro-batches of 2 on 3 processes

@@ -18,6 +18,9 @@ class Batch:
     media: object = None  # reamo.modeling.MediaBatch
     grounding: dict = field(default_factory=dict)
     lm_denominator: float | None = None  # set by the loop: global answer tokens / world size
+    position_ids: torch.Tensor | None = None  # packed rows (training.packing): positions restart per example
+    examples: int | None = None  # examples in the batch (rows hold several when packed)
+    loss_scale: float = 1.0  # 0 for a stand-in micro-batch that must run but count nothing
 
     @property
     def num_answer_tokens(self) -> int:
@@ -25,7 +28,7 @@ class Batch:
 
     @property
     def size(self) -> int:
-        return self.input_ids.shape[0]
+        return self.examples if self.examples is not None else self.input_ids.shape[0]
 
     @property
     def num_tokens(self) -> int:
@@ -36,4 +39,6 @@ class Batch:
         if "positions" in g:
             g["positions"] = tuple(t.to(device) for t in g["positions"])
         return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device),
-                     self.media.to(device) if self.media is not None else None, g, self.lm_denominator)
+                     self.media.to(device) if self.media is not None else None, g, self.lm_denominator,
+                     None if self.position_ids is None else self.position_ids.to(device), self.examples,
+                     self.loss_scale)

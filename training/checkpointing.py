@@ -102,7 +102,7 @@ class CheckpointManager:
             tmp.parent.mkdir(parents=True, exist_ok=True)
             ds_to_universal(Namespace(input_folder=str(self.root / tag), output_folder=str(tmp), num_extract_workers=1,
                                       num_merge_workers=1, keep_temp_folder=False, strict=True,
-                                      inject_missing_state=False))
+                                      inject_missing_state=True))
             os.replace(tmp, dst)
         _barrier()
         return dst
@@ -123,6 +123,11 @@ class CheckpointManager:
         for t in tags[: max(0, len(tags) - self.keep)]:
             if t != keep_tag:
                 shutil.rmtree(self.root / t, ignore_errors=True)
+        uni = self.universal_dir()
+        if uni.is_dir():  # universal forms of checkpoints that are gone
+            for p in uni.iterdir():
+                if p.is_dir() and not (self.root / p.name.removesuffix(".tmp")).is_dir():
+                    shutil.rmtree(p, ignore_errors=True)
         for p in self.root.glob("*.tmp"):  # leftovers of interrupted writes
             if p.is_dir():
                 shutil.rmtree(p, ignore_errors=True)

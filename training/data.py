@@ -56,7 +56,7 @@ class PhaseLoader:
             raise RecordError(", ".join(cfg.data.train) or "<no data>", None,
                               f"no usable training examples for phase {cfg.phase!r}")
         # identical on every rank (every rank reads every record): whether the grounding heads run every step
-        self.has_grounding = any(ex.targets for ex in examples)
+        self.has_grounding = any(getattr(ex, "targets", None) for ex in examples)
 
     @property
     def steps_per_epoch(self) -> int:

@@ -99,7 +99,8 @@ def deepspeed_config(cfg: TrainConfig, accumulation: int | None = None) -> dict:
         ds.get("optimizer", {}).get("params", {}).setdefault("torch_adam", True)
         zero = ds.get("zero_optimization", {})
         for k in ("offload_optimizer", "offload_param"):
-            zero.pop(k, None)  # CPU offload is for GPUs; on a CPU run everything already lives on the CPU
+            if k in zero:  # offload runs on a CPU-only machine too (where the test of the path runs); no pinning
+                zero[k]["pin_memory"] = False
     return ds
 
 
@@ -269,10 +270,26 @@ def _run(cfg, model, engine, optimizer, loader, ckpt, out, total, accumulation, 
     rank, world = engine.global_rank, engine.world_size
     if rank == 0:  # where the phase really runs (DeepSpeed's accelerator), so a log shows a GPU run as one
         precision = "bf16" if engine.bfloat16_enabled() else "fp16" if engine.fp16_enabled() else "fp32"
-        print(f"{cfg.phase}: {total} steps on {engine.device} ({precision}), {world} process(es) x "
+        stage = engine.zero_optimization_stage()
+        offload = [w for w, on in (("optimizer", engine.zero_cpu_offload()), ("parameters", engine.zero_offload_param()))
+                   if on]
+        print(f"{cfg.phase}: {total} steps on {engine.device} ({precision}), ZeRO-{stage}"
+              + (f" offloading {' and '.join(offload)} to the CPU" if offload else "") + f", {world} process(es) x "
               f"{cfg.micro_batch_size} examples x {accumulation} accumulation = {loader.global_batch} per step",
               flush=True)
+    names = [g.get("name") for g in optimizer.param_groups]
     state = ckpt.load(engine, universal=universal)
+    if universal and state is not None:
+        # DeepSpeed's ZeRO-3 universal load (stage3._load_universal_checkpoint) gives every parameter group the
+        # first group's settings (lr, name); the restored scheduler holds each group's own lr
+        for g, name, lr in zip(optimizer.param_groups, names, engine.lr_scheduler.get_last_lr()):
+            g["name"], g["lr"] = name, lr
+        # ... and one `step` tensor to every parameter's Adam state, which torch's Adam then increments in place
+        # once per group: each state gets its own copy, as a regular load gives it
+        base = getattr(optimizer, "optimizer", optimizer)
+        for st in base.state.values():
+            if torch.is_tensor(st.get("step")):
+                st["step"] = st["step"].clone()
     step = 0
     if state is not None:
         step = state["step"]

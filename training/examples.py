@@ -30,6 +30,7 @@ from reamo.schemas import normalize_schema
 from reamo.tokens import MEDIA_MODALITIES
 from training.config import TrainConfig
 from training.batch import Batch
+from training.packing import pack
 
 log = logging.getLogger("reamo.training")
 
@@ -175,7 +176,13 @@ class PhaseExamples:
             target_rows.append(tg)
         if not encoded:
             return None
-        coll = proc.collate(encoded, padding_side="right")
+        if self.cfg.data.packing:
+            packed = pack(encoded, self.cfg.max_length, m.tokenizer.pad_token_id)
+            coll = {"input_ids": packed.input_ids, "attention_mask": packed.attention_mask, "labels": packed.labels}
+            placement = packed.placement
+        else:
+            coll = proc.collate(encoded, padding_side="right")
+            placement = [(r, 0) for r in range(len(encoded))]
         media = MediaBatch()
         for mod in MEDIA_MODALITIES:
             rows = [(ex, row) for ex, row in loaded_rows if mod in ex.media]
@@ -188,14 +195,15 @@ class PhaseExamples:
             else:
                 media.inputs[mod] = torch.stack([row[mod].encoder_input for _, row in rows])
         grounding = {}
-        positions = m.instruction_end_positions(coll["input_ids"], coll["labels"])
         requests, rows_idx, pos_idx = [], [], []
-        for r, (tg, pos, (ex, row)) in enumerate(zip(target_rows, positions, loaded_rows)):
+        for r, (tg, enc, (row_i, offset), (ex, row)) in enumerate(zip(target_rows, encoded, placement, loaded_rows)):
+            pos = m.instruction_end_positions(torch.tensor([enc.input_ids]), torch.tensor([enc.labels]))[0]
             for (mod, target), p in zip(tg, pos):  # truncation may have cut some instructions
                 requests.append(GroundingRequest(MODALITY_MODULE[mod], None, row[mod].grounding, media_key=(r, mod),
                                                  target=target))
-                rows_idx.append(r)
-                pos_idx.append(p)
+                rows_idx.append(row_i)
+                pos_idx.append(offset + p)
         if requests:
             grounding = {"requests": requests, "positions": (torch.tensor(rows_idx), torch.tensor(pos_idx))}
-        return Batch(coll["input_ids"], coll["attention_mask"], coll["labels"], media, grounding)
+        return Batch(coll["input_ids"], coll["attention_mask"], coll["labels"], media, grounding,
+                     position_ids=packed.position_ids if self.cfg.data.packing else None, examples=len(encoded))
