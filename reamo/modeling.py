@@ -207,24 +207,23 @@ class ReamoModel(nn.Module):
         runs the same modules and reduces the same gradients each step). `batch.position_ids`, when set, marks
         packed rows (several examples per row, see training.packing)."""
         requests = batch.grounding.get("requests") or []
-        # Logits only where the next token is an answer token (in any row): the vocabulary projection and the
-        # cross-entropy over the prompt positions would be computed and then ignored.
+        # Logits only at the positions whose next token is an answer token, row by row: the vocabulary projection
+        # and the cross-entropy over prompt positions (and, in packed or unevenly long rows, over other rows' answer
+        # columns) would be computed and then ignored. The LLM returns its last (normed) hidden states and no
+        # logits; its own output layer (peft's wrapper, new token rows included) runs on the gathered positions.
         targets = batch.labels[:, 1:]
-        answer = targets != IGNORE_INDEX
-        keep = answer.any(0).nonzero().flatten()
+        rows_a, cols_a = (targets != IGNORE_INDEX).nonzero(as_tuple=True)
         projected = self.project_media(batch.media)
         position_ids = getattr(batch, "position_ids", None)
         out = self.forward(batch.input_ids, None if position_ids is not None else batch.attention_mask, None,
-                           batch.media, output_hidden_states=bool(requests) or all_heads, logits_to_keep=keep,
+                           batch.media, output_hidden_states=True, logits_to_keep=cols_a.new_zeros(0),
                            position_ids=position_ids, projected=projected)
-        targets = targets[:, keep]
-        logits = out.logits.float()
-        lm = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1),
-                                               ignore_index=IGNORE_INDEX, reduction="sum")
+        logits = self.llm.get_output_embeddings()(out.hidden_states[rows_a, cols_a]).float()
+        lm = torch.nn.functional.cross_entropy(logits, targets[rows_a, cols_a], reduction="sum")
         # divided by this batch's answer tokens (transformers' causal-LM mean), or by the count the training
         # loop gives (global answer tokens / world size: exact data parallelism)
         denom = getattr(batch, "lm_denominator", None)
-        lm = lm / (answer.sum().clamp(min=1) if denom is None else denom)
+        lm = lm / (max(1, rows_a.numel()) if denom is None else denom)
         parts = {"lm_loss": lm.detach()}
         loss = weights.lm * lm
         if requests or all_heads:

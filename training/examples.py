@@ -179,7 +179,9 @@ class PhaseExamples:
         if self.cfg.data.packing:
             packed = pack(encoded, self.cfg.max_length, m.tokenizer.pad_token_id)
             coll = {"input_ids": packed.input_ids, "attention_mask": packed.attention_mask, "labels": packed.labels}
-            placement = packed.placement
+            placement = packed.placement  # media and targets follow the packed (row-major) order of the examples
+            encoded, loaded_rows, target_rows = ([xs[i] for i in packed.order]
+                                                 for xs in (encoded, loaded_rows, target_rows))
         else:
             coll = proc.collate(encoded, padding_side="right")
             placement = [(r, 0) for r in range(len(encoded))]

@@ -1,8 +1,8 @@
 """Padding-free packing: a micro-batch's examples concatenated into rows of at most `max_length` tokens.
 
-Examples are placed in order, each in the current row while it fits, else in a new row (next-fit, with the
-rows then balanced), so the row-major order of tokens is the order of the examples: media placeholders keep the order of the batch's media,
-and each example's grounding instructions keep their example. Position ids restart at 0 for every example;
+Examples go into rows first-fit decreasing; `order` lists them in row-major order, and the caller (the phase's
+collate) arranges the batch's media and grounding targets in that order, so that media placeholders meet their
+media and each example's grounding instructions stay with their example. Position ids restart at 0 for every example;
 the model gets `position_ids` and no attention mask, and transformers then keeps attention inside each example
 (a block-diagonal causal mask under SDPA or eager; varlen kernels under flash-attention). Each example's first
 label is IGNORE_INDEX (its BOS or prompt), so no example learns to predict the next one's first token.
@@ -22,47 +22,56 @@ class PackedRows:
     labels: torch.Tensor  # [R, L]
     position_ids: torch.Tensor  # [R, L]: 0.. per example; the padding after a row's last example counts on
     attention_mask: torch.Tensor  # [R, L]: 1 on example tokens, 0 on padding (for counting; the model ignores it)
-    placement: list[tuple[int, int]]  # (row, offset) of each example
+    placement: list[tuple[int, int]]  # (row, offset) of each example, in `order`
+    order: list[int]  # the examples' indices in row-major order
 
 
-def _next_fit(lengths: list[int], capacity: int) -> list[list[int]]:
+def _first_fit_decreasing(lengths: list[int], capacity: int) -> list[list[int]]:
     rows: list[list[int]] = []
-    used = capacity + 1
-    for i, n in enumerate(lengths):
-        if used + n > capacity:
+    used: list[int] = []
+    for i in sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)):
+        r = next((r for r in range(len(rows)) if used[r] + lengths[i] <= capacity), None)
+        if r is None:
             rows.append([])
-            used = 0
-        rows[-1].append(i)
-        used += n
+            used.append(0)
+            r = len(rows) - 1
+        rows[r].append(i)
+        used[r] += lengths[i]
     return rows
 
 
 def pack(examples, max_length: int, pad_id: int) -> PackedRows:
-    """Pack encoded examples (reamo.processor.EncodedExample: input_ids, labels) in order into as few rows of
-    at most `max_length` tokens as order allows, and balance those rows: the smallest row capacity that still
-    needs no more rows (binary search), so that the rows, padded to the longest, hold little padding."""
+    """Pack encoded examples (reamo.processor.EncodedExample: input_ids, labels) into rows of at most `max_length`
+    tokens (or the longest example, if longer): first-fit decreasing, then the narrowest rows that need no more
+    of them, so that the rows, padded to the longest, hold little padding. `order` gives the examples in row-major order; the caller arranges everything else that
+    follows the examples (media, grounding targets) in that order."""
     lengths = [len(e.input_ids) for e in examples]
-    k = len(_next_fit(lengths, max(max_length, max(lengths))))
-    lo, hi = max(lengths), max(max_length, max(lengths))
-    while lo < hi:  # next-fit is optimal for an ordered split at a given capacity
+    cap = max(max_length, max(lengths))
+    k = len(_first_fit_decreasing(lengths, cap))
+    lo, hi = max(lengths), cap
+    while lo < hi:  # balance: the narrowest rows that still need no more than k of them
         mid = (lo + hi) // 2
-        if len(_next_fit(lengths, mid)) <= k:
+        if len(_first_fit_decreasing(lengths, mid)) <= k:
             hi = mid
         else:
             lo = mid + 1
-    rows = _next_fit(lengths, lo)
-    placement = []
+    rows = _first_fit_decreasing(lengths, lo)
+    for row in rows:
+        row.sort()  # within a row, the examples' own order
+    rows.sort(key=lambda row: row[0])
+    order = [i for row in rows for i in row]
+    placement = {}
     for r, row in enumerate(rows):
         off = 0
         for i in row:
-            placement.append((r, off))
+            placement[i] = (r, off)
             off += lengths[i]
     width = max(sum(len(examples[i].input_ids) for i in r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
     pos = torch.zeros((len(rows), width), dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
-    for i, (r, off) in enumerate(placement):
+    for i, (r, off) in placement.items():
         e = examples[i]
         n = len(e.input_ids)
         if e.labels and e.labels[0] != IGNORE_INDEX:
@@ -74,7 +83,7 @@ def pack(examples, max_length: int, pad_id: int) -> PackedRows:
     for r in range(len(rows)):
         end = int(mask[r].nonzero().max()) + 1
         pos[r, end:] = torch.arange(width - end)  # the padding: a sequence of its own, after every example
-    return PackedRows(ids, labels, pos, mask, placement)
+    return PackedRows(ids, labels, pos, mask, [placement[i] for i in order], order)
 
 
 def padding_fraction(attention_mask: torch.Tensor) -> float:
