@@ -160,6 +160,15 @@ class ReamoModel(nn.Module):
         hidden = out.hidden_states[-1] if output_hidden_states else None
         return ReamoOutput(loss=out.loss, logits=out.logits, hidden_states=hidden, lm_loss=out.loss)
 
+    def last_hidden_states(self, input_ids, attention_mask=None, media: MediaBatch | None = None,
+                           position_ids: torch.Tensor | None = None, projected: dict | None = None) -> torch.Tensor:
+        """The LLM decoder's last (normed) hidden states [B, T, H], without the output layer (training gathers
+        the positions it needs and runs the output layer on those alone)."""
+        embeds = self.embed_inputs(input_ids, media, projected)
+        decoder = self.llm.get_base_model().get_decoder()  # LoRA and the new token rows are inside it (peft)
+        out = decoder(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids, use_cache=False)
+        return out.last_hidden_state
+
     @torch.no_grad()
     def generate(self, input_ids, attention_mask, media: MediaBatch | None = None, max_new_tokens: int = 128,
                  do_sample: bool = False, **kwargs) -> torch.Tensor:
@@ -209,16 +218,16 @@ class ReamoModel(nn.Module):
         requests = batch.grounding.get("requests") or []
         # Logits only at the positions whose next token is an answer token, row by row: the vocabulary projection
         # and the cross-entropy over prompt positions (and, in packed or unevenly long rows, over other rows' answer
-        # columns) would be computed and then ignored. The LLM returns its last (normed) hidden states and no
-        # logits; its own output layer (peft's wrapper, new token rows included) runs on the gathered positions.
+        # columns) would be computed and then ignored. The LLM's decoder alone runs; its output layer (peft's
+        # wrapper with the new token rows, which rebuilds the vocabulary matrix at each call) runs once, on the
+        # gathered positions.
         targets = batch.labels[:, 1:]
         rows_a, cols_a = (targets != IGNORE_INDEX).nonzero(as_tuple=True)
         projected = self.project_media(batch.media)
         position_ids = getattr(batch, "position_ids", None)
-        out = self.forward(batch.input_ids, None if position_ids is not None else batch.attention_mask, None,
-                           batch.media, output_hidden_states=True, logits_to_keep=cols_a.new_zeros(0),
-                           position_ids=position_ids, projected=projected)
-        logits = self.llm.get_output_embeddings()(out.hidden_states[rows_a, cols_a]).float()
+        hidden = self.last_hidden_states(batch.input_ids, None if position_ids is not None else batch.attention_mask,
+                                         batch.media, position_ids=position_ids, projected=projected)
+        logits = self.llm.get_output_embeddings()(hidden[rows_a, cols_a]).float()
         lm = torch.nn.functional.cross_entropy(logits, targets[rows_a, cols_a], reduction="sum")
         # divided by this batch's answer tokens (transformers' causal-LM mean), or by the count the training
         # loop gives (global answer tokens / world size: exact data parallelism)
@@ -227,7 +236,7 @@ class ReamoModel(nn.Module):
         parts = {"lm_loss": lm.detach()}
         loss = weights.lm * lm
         if requests or all_heads:
-            h = out.hidden_states
+            h = hidden
             rows, pos = batch.grounding["positions"] if requests else ([], [])
             # each request's query, then the stand-ins' query: a zero row that is part of the same graph
             queries = torch.cat([h[rows, pos], h[:1, 0] * 0.0])
