@@ -141,17 +141,16 @@ def reamo_training(a, meter) -> dict:
     return out
 
 
-def hf_training(a, meter) -> dict:
-    import torch
+def hf_lora_llm(config: str, max_length: int):
+    """(tokenizer, model) of the plain HF + peft side: the config's LLM built by transformers with Reamo's special
+    tokens added, wrapped by get_peft_model with the config's LoRA."""
     from peft import LoraConfig, get_peft_model
-    from transformers import Trainer, TrainerCallback, TrainingArguments
 
     from reamo.config import ReamoConfig
     from reamo.llm import build_llm, build_tokenizer
     from reamo.tokens import add_special_tokens
 
-    meter.reset()
-    rc = ReamoConfig.named(a.config, {"max_length": a.seq})
+    rc = ReamoConfig.named(config, {"max_length": max_length})
     tok = build_tokenizer(rc.llm)
     add_special_tokens(tok)
     llm = build_llm(rc.llm, tok, device=None)
@@ -163,9 +162,12 @@ def hf_training(a, meter) -> dict:
     llm.resize_token_embeddings(max(len(tok), llm.get_input_embeddings().weight.shape[0]), mean_resizing=False)
     llm = get_peft_model(llm, LoraConfig(r=rc.lora.r, lora_alpha=rc.lora.alpha, lora_dropout=rc.lora.dropout,
                                          target_modules=rc.lora.target_modules, task_type="CAUSAL_LM"))
-    vocab = llm.get_input_embeddings().weight.shape[0]
-    ids, labels = sequences(a.micro_batch * (a.steps + a.warmup), a.seq, a.answer, ordinary_ids(tok, vocab))
-    data = [{"input_ids": i, "attention_mask": torch.ones_like(i), "labels": l} for i, l in zip(ids, labels)]
+    return tok, llm
+
+
+def step_clock(meter):
+    """A TrainerCallback that times each optimizer step (`.times`, seconds), synchronising the device first."""
+    from transformers import TrainerCallback
 
     class Clock(TrainerCallback):
         def __init__(self):
@@ -179,7 +181,19 @@ def hf_training(a, meter) -> dict:
             meter.sync()
             self.times.append(time.perf_counter() - self.t)
 
-    clock = Clock()
+    return Clock()
+
+
+def hf_training(a, meter) -> dict:
+    import torch
+    from transformers import Trainer, TrainingArguments
+
+    meter.reset()
+    tok, llm = hf_lora_llm(a.config, a.seq)
+    vocab = llm.get_input_embeddings().weight.shape[0]
+    ids, labels = sequences(a.micro_batch * (a.steps + a.warmup), a.seq, a.answer, ordinary_ids(tok, vocab))
+    data = [{"input_ids": i, "attention_mask": torch.ones_like(i), "labels": l} for i, l in zip(ids, labels)]
+    clock = step_clock(meter)
     args = TrainingArguments(output_dir=str(Path(a.work) / "hf"), per_device_train_batch_size=a.micro_batch,
                              max_steps=a.steps + a.warmup, learning_rate=2e-4, bf16=a.device == "cuda",
                              use_cpu=a.device == "cpu", optim="adamw_torch", logging_steps=10**6, save_strategy="no",

@@ -111,20 +111,17 @@ def reamo_side(a, work: Path, records, packing: bool) -> dict:
 
 
 def reamo_padding(model, encs, a, packing: bool) -> float:
-    """Padding fraction of Reamo's micro-batches (the loader's order), packed or padded."""
-    import numpy as np
+    """Padding fraction of Reamo's micro-batches (the training loader's own order and grouping), packed or padded."""
+    from training.config import TrainConfig
+    from training.data import PhaseLoader
+    from training.packing import pack
 
-    from training.packing import pack, padding_fraction
-
-    order = np.random.default_rng([a.seed, 0]).permutation(len(encs))
+    cfg = TrainConfig(micro_batch_size=a.micro_batch, seed=a.seed, epochs=1.0)
+    loader = PhaseLoader(encs, lambda items: items, cfg, rank=0, world=1, skipped=0)
     pad_id = model.tokenizer.pad_token_id
     real = total = 0
-    for i in range(0, len(order) - a.micro_batch + 1, a.micro_batch):
-        mb = [encs[j] for j in order[i: i + a.micro_batch]]
-        if packing:
-            m = pack(mb, a.max_length, pad_id).attention_mask
-        else:
-            m = model.processor.collate(mb)["attention_mask"]
+    for _, (mb,) in loader.iter_steps():
+        m = pack(mb, a.max_length, pad_id).attention_mask if packing else model.processor.collate(mb)["attention_mask"]
         real += int(m.sum())
         total += m.numel()
     return 1 - real / total
@@ -132,48 +129,27 @@ def reamo_padding(model, encs, a, packing: bool) -> float:
 
 def hf_side(a, work: Path, encs) -> dict:
     import torch
-    from peft import LoraConfig, get_peft_model
-    from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainingArguments
 
-    from reamo.config import ReamoConfig
-    from reamo.llm import build_llm, build_tokenizer
-    from reamo.tokens import add_special_tokens
+    from benchmarks.fullscale import Meter, hf_lora_llm, step_clock
 
-    rc = ReamoConfig.named(a.config, {"max_length": a.max_length})
-    tok = build_tokenizer(rc.llm)
-    add_special_tokens(tok)
-    llm = build_llm(rc.llm, tok, device=None)
-    if getattr(llm, "hf_quantizer", None) is not None:  # GGUF dequantized to float on load (see fullscale.py)
-        llm.hf_quantizer, llm.is_quantized = None, False
-    llm.resize_token_embeddings(max(len(tok), llm.get_input_embeddings().weight.shape[0]), mean_resizing=False)
-    llm = get_peft_model(llm, LoraConfig(r=rc.lora.r, lora_alpha=rc.lora.alpha, lora_dropout=rc.lora.dropout,
-                                         target_modules=rc.lora.target_modules, task_type="CAUSAL_LM"))
+    tok, llm = hf_lora_llm(a.config, a.max_length)
     data = [{"input_ids": e.input_ids, "labels": e.labels} for e in encs]
-    seen = {"real": 0, "total": 0}
+    seen = {"real": 0, "total": 0, "per_step": []}
 
     class Collate(DataCollatorForSeq2Seq):
         def __call__(self, features, return_tensors=None):
             b = super().__call__(features, return_tensors)
             seen["real"] += int(b["attention_mask"].sum())
             seen["total"] += b["attention_mask"].numel()
-            seen.setdefault("per_step", []).append(int(b["attention_mask"].sum()))
+            seen["per_step"].append(int(b["attention_mask"].sum()))
             return b
 
-    class Clock(TrainerCallback):
-        def __init__(self):
-            self.times, self.t = [], None
-
-        def on_step_begin(self, args, state, control, **kw):
-            self.t = time.perf_counter()
-
-        def on_step_end(self, args, state, control, **kw):
-            self.times.append(time.perf_counter() - self.t)
-
-    clock = Clock()
     cuda = torch.cuda.is_available()
     if cuda:
         llm = llm.to(torch.bfloat16)
         torch.cuda.reset_peak_memory_stats()
+    clock = step_clock(Meter("cuda" if cuda else "cpu"))
     args = TrainingArguments(output_dir=str(work / "hf"), per_device_train_batch_size=a.micro_batch,
                              num_train_epochs=1, learning_rate=2e-4, use_cpu=not cuda, bf16=cuda, optim="adamw_torch",
                              logging_steps=10**6, save_strategy="no", report_to=[], dataloader_num_workers=0,

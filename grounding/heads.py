@@ -208,16 +208,17 @@ class GroundingHeads(nn.Module):
             out = self._run_image(requests, groups["image"])
             mask_terms.append(self.image.loss(out, [requests[i].target for i in groups["image"]]))
         elif all_heads and self.image is not None:
-            feats, q, target = self._stand_in_image(1, stand_in_query)
-            idle.append(self.image.loss(self.image(feats, torch.zeros(1, dtype=torch.long), q), [target[0]]))
+            feats, target = self._stand_in_image(1, stand_in_query)
+            out = self.image(feats, torch.zeros(1, dtype=torch.long), stand_in_query)
+            idle.append(self.image.loss(out, target))
         if groups["video"]:
             out, _ = self._run_video(requests, groups["video"])
             masks = [requests[i].target[0] for i in groups["video"]]
             presence = torch.stack([torch.as_tensor(requests[i].target[1], dtype=torch.float32) for i in groups["video"]])
             mask_terms.append(self.video.loss(out, masks, presence.to(out.presence_logits.device)))
         elif all_heads and self.video is not None:
-            feats, q, target = self._stand_in_image(2, stand_in_query)
-            out = self.video(feats, [(0, 2)], q)
+            feats, target = self._stand_in_image(2, stand_in_query)
+            out = self.video(feats, [(0, 2)], stand_in_query)
             idle.append(self.video.loss(out, [target], torch.tensor([[1.0, 0.0]])))
         if mask_terms:
             res.mask = torch.stack(mask_terms).mean()
@@ -226,21 +227,21 @@ class GroundingHeads(nn.Module):
             target = self.audio.targets_from_spans([requests[i].target for i in groups["audio"]], logits.shape[1])
             res.span = self.audio.loss(logits, target.to(logits.device), mask)
         elif all_heads and self.audio is not None:
-            q = stand_in_query
-            frames = torch.zeros(1, 4 * self.audio.cfg.downsample, self.audio.cfg.mel_bins, device=q.device)
-            m = torch.ones(frames.shape[:2], dtype=torch.bool, device=q.device)
-            logits = self.audio(frames, m, q)
+            device = stand_in_query.device
+            frames = torch.zeros(1, 4 * self.audio.cfg.downsample, self.audio.cfg.mel_bins, device=device)
+            m = torch.ones(frames.shape[:2], dtype=torch.bool, device=device)
+            logits = self.audio(frames, m, stand_in_query)
             idle.append(self.audio.loss(logits, torch.zeros_like(logits), self.audio.downsample(frames, m)[1]))
         if idle:
             res.idle = 0.0 * torch.stack([t.float() for t in idle]).sum()
         return res
 
     def _stand_in_image(self, n: int, q: torch.Tensor):
-        """n zero image embeddings (SAM's grid), the query, and an all-zero 16x16 target mask per image."""
+        """n zero image embeddings (SAM's grid, on q's device and dtype) and an all-zero 16x16 target mask each."""
         from grounding.image import ImageFeatures
 
         grid = self.image.prompt_encoder.image_embedding_size
         emb = torch.zeros(n, self.image.cfg.prompt_dim, *grid, device=q.device, dtype=q.dtype)
         size = self.image.cfg.image_size
         feats = ImageFeatures(emb, [(size, size)] * n, [(16, 16)] * n)
-        return feats, q, [np.zeros((16, 16), bool)] * n
+        return feats, [np.zeros((16, 16), bool)] * n

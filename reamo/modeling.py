@@ -148,14 +148,11 @@ class ReamoModel(nn.Module):
 
     # ---- forward and generation --------------------------------------------------------------------
     def forward(self, input_ids, attention_mask=None, labels=None, media: MediaBatch | None = None,
-                output_hidden_states: bool = False, logits_to_keep: int | torch.Tensor = 0,
-                position_ids: torch.Tensor | None = None, projected: dict | None = None) -> ReamoOutput:
+                output_hidden_states: bool = False, logits_to_keep: int | torch.Tensor = 0) -> ReamoOutput:
         """`logits_to_keep` (transformers' argument): 0 for logits at every position, or a 1-D tensor of the
-        sequence positions whose logits are wanted (training asks only for those that predict answer tokens).
-        `position_ids` restarting inside a row, with `attention_mask=None`, mark packed examples: transformers
-        keeps attention inside each (block-diagonal mask; varlen kernels with flash-attention)."""
-        embeds = self.embed_inputs(input_ids, media, projected)
-        out = self.llm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels, position_ids=position_ids,
+        sequence positions whose logits are wanted."""
+        embeds = self.embed_inputs(input_ids, media)
+        out = self.llm(inputs_embeds=embeds, attention_mask=attention_mask, labels=labels,
                        output_hidden_states=output_hidden_states, use_cache=False, logits_to_keep=logits_to_keep)
         hidden = out.hidden_states[-1] if output_hidden_states else None
         return ReamoOutput(loss=out.loss, logits=out.logits, hidden_states=hidden, lm_loss=out.loss)
@@ -163,7 +160,9 @@ class ReamoModel(nn.Module):
     def last_hidden_states(self, input_ids, attention_mask=None, media: MediaBatch | None = None,
                            position_ids: torch.Tensor | None = None, projected: dict | None = None) -> torch.Tensor:
         """The LLM decoder's last (normed) hidden states [B, T, H], without the output layer (training gathers
-        the positions it needs and runs the output layer on those alone)."""
+        the positions it needs and runs the output layer on those alone). `position_ids` restarting inside a
+        row, with `attention_mask=None`, mark packed examples: transformers keeps attention inside each
+        (block-diagonal mask; varlen kernels with flash-attention)."""
         embeds = self.embed_inputs(input_ids, media, projected)
         decoder = self.llm.get_base_model().get_decoder()  # LoRA and the new token rows are inside it (peft)
         out = decoder(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids, use_cache=False)
@@ -236,10 +235,9 @@ class ReamoModel(nn.Module):
         parts = {"lm_loss": lm.detach()}
         loss = weights.lm * lm
         if requests or all_heads:
-            h = hidden
             rows, pos = batch.grounding["positions"] if requests else ([], [])
             # each request's query, then the stand-ins' query: a zero row that is part of the same graph
-            queries = torch.cat([h[rows, pos], h[:1, 0] * 0.0])
+            queries = torch.cat([hidden[rows, pos], hidden[:1, 0] * 0.0])
             g = self.heads.losses(requests, all_heads=all_heads, queries=queries)
             if g.mask is not None:
                 loss = loss + weights.mask * g.mask

@@ -23,7 +23,7 @@ import torch
 
 TAG_RE = re.compile(r"^step_(\d{6,})$")
 STATE = "reamo_state.json"
-RUN_KEYS = ("step", "samples", "world_size", "global_batch")
+RUN_KEYS = ("step", "world_size", "global_batch")
 
 
 def rng_state() -> dict:
@@ -113,9 +113,21 @@ class CheckpointManager:
         if tag is None:
             return None
         root = self.universal_dir() if universal else self.root
+        optimizer = engine.optimizer
+        names = [g.get("name") for g in optimizer.param_groups]
         path, client_state = engine.load_checkpoint(str(root), tag=tag, load_module_strict=False)
         if path is None:
             raise RuntimeError(f"{root / tag}: DeepSpeed could not load this checkpoint")
+        if universal:
+            # DeepSpeed's ZeRO-3 universal load (stage3._load_universal_checkpoint) gives every parameter group the
+            # first group's settings (lr, name); the restored scheduler holds each group's own lr
+            for g, name, lr in zip(optimizer.param_groups, names, engine.lr_scheduler.get_last_lr()):
+                g["name"], g["lr"] = name, lr
+            # ... and one `step` tensor to every parameter's Adam state, which torch's Adam then increments in
+            # place once per group: each state gets its own copy, as a regular load gives it
+            for st in getattr(optimizer, "optimizer", optimizer).state.values():
+                if torch.is_tensor(st.get("step")):
+                    st["step"] = st["step"].clone()
         return client_state
 
     def _prune(self, keep_tag: str) -> None:

@@ -62,10 +62,6 @@ class PhaseLoader:
     def steps_per_epoch(self) -> int:
         return max(1, len(self.examples) // self.global_batch)
 
-    def __len__(self) -> int:
-        """Micro-batches per epoch (per rank)."""
-        return self.steps_per_epoch * self.accumulation
-
     def _order(self, epoch: int) -> np.ndarray:
         n = len(self.examples)
         if not self.cfg.data.shuffle:

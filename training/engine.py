@@ -277,19 +277,7 @@ def _run(cfg, model, engine, optimizer, loader, ckpt, out, total, accumulation, 
               + (f" offloading {' and '.join(offload)} to the CPU" if offload else "") + f", {world} process(es) x "
               f"{cfg.micro_batch_size} examples x {accumulation} accumulation = {loader.global_batch} per step",
               flush=True)
-    names = [g.get("name") for g in optimizer.param_groups]
     state = ckpt.load(engine, universal=universal)
-    if universal and state is not None:
-        # DeepSpeed's ZeRO-3 universal load (stage3._load_universal_checkpoint) gives every parameter group the
-        # first group's settings (lr, name); the restored scheduler holds each group's own lr
-        for g, name, lr in zip(optimizer.param_groups, names, engine.lr_scheduler.get_last_lr()):
-            g["name"], g["lr"] = name, lr
-        # ... and one `step` tensor to every parameter's Adam state, which torch's Adam then increments in place
-        # once per group: each state gets its own copy, as a regular load gives it
-        base = getattr(optimizer, "optimizer", optimizer)
-        for st in base.state.values():
-            if torch.is_tensor(st.get("step")):
-                st["step"] = st["step"].clone()
     step = 0
     if state is not None:
         step = state["step"]
@@ -307,18 +295,18 @@ def _run(cfg, model, engine, optimizer, loader, ckpt, out, total, accumulation, 
     t0, samples, tokens, step0 = time.time(), 0, 0, step
 
     def client_state(step):
-        return {"step": step, "micro": step * accumulation, "samples": step * loader.global_batch,
-                "world_size": world, "global_batch": loader.global_batch, "rng": rng_state()}
+        return {"step": step, "world_size": world, "global_batch": loader.global_batch, "rng": rng_state()}
 
     try:
-        for step_, batches in loader.iter_steps(step):
-            if step >= total:
+        for done, batches in loader.iter_steps(step):  # `done`: optimizer steps before this one
+            if done >= total:
                 break
+            logged = (done + 1) % cfg.log_every == 0 or done + 1 == total
             batches = [b.to(device) for b in batches]
             # LM loss: summed per micro-batch and divided by the step's answer tokens over every rank and
             # micro-batch / (world x accumulation); DeepSpeed's 1/accumulation and its mean over ranks then give
             # the token mean over the global batch, however it is split
-            answer = sum(b.num_answer_tokens for b in batches if getattr(b, "loss_scale", 1.0))
+            answer = sum(b.num_answer_tokens for b in batches if b.loss_scale)
             denom = max(_all_sum([answer], device)[0], 1.0) / (world * accumulation)
             sums: dict[str, list[float]] = {}
             for m, batch in enumerate(batches):
@@ -329,21 +317,21 @@ def _run(cfg, model, engine, optimizer, loader, ckpt, out, total, accumulation, 
                     bad = _all_sum([0.0 if torch.isfinite(loss.detach()).all() else 1.0], device)[0]
                     if bad:
                         raise NonFiniteLossError(
-                            f"phase {cfg.phase}: loss is not finite at step {step} (micro-batch {m}, on {int(bad)} "
+                            f"phase {cfg.phase}: loss is not finite at step {done} (micro-batch {m}, on {int(bad)} "
                             f"rank(s)); stopped. The last good checkpoint is {ckpt.latest_tag() or 'none'} in {ckpt.root}")
                 engine.backward(loss)
                 engine.step()
-                if getattr(batch, "loss_scale", 1.0):
+                if batch.loss_scale:
                     samples += batch.size
                     tokens += batch.num_tokens
-                    for k, v in losses.items():
+                    for k, v in losses.items() if logged else ():  # read back only for a step that is logged
                         acc = sums.setdefault(k, [0.0, 0.0])
                         acc[0] += v.item()
                         acc[1] += 1
-            step += 1
+            step = done + 1
             if bar:
                 bar.update(1)
-            if step % cfg.log_every == 0 or step == total:
+            if logged:
                 keys = ("loss", "lm_loss", "mask_loss", "span_loss", "bind_loss")
                 flat = _all_sum([x for k in keys for x in sums.get(k, [0.0, 0.0])], device)
                 # the step's loss: its mean over every micro-batch of every rank (what one process would see)

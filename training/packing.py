@@ -66,7 +66,7 @@ def pack(examples, max_length: int, pad_id: int) -> PackedRows:
         for i in row:
             placement[i] = (r, off)
             off += lengths[i]
-    width = max(sum(len(examples[i].input_ids) for i in r) for r in rows)
+    width = max(sum(lengths[i] for i in r) for r in rows)
     ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE_INDEX, dtype=torch.long)
     pos = torch.zeros((len(rows), width), dtype=torch.long)
