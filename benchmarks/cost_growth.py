@@ -5,7 +5,7 @@
 Prints three markdown tables:
   batch     Reamo.extract on B text inputs (greedy, fixed number of new tokens, KV cache): s per batch, ms per input
   sequence  one training step (forward + backward, LM loss on the last 32 tokens) at batch 4 and length L
-  video     a video of D seconds: decode + preprocess (reamo.inputs.load_media), encoder, and Reamo.extract end to end
+  video     a video of D seconds: decode + preprocess (reamo.model.inputs.load_media), encoder, and Reamo.extract end to end
 Each figure is the best of --repeats runs."""
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def main():
     import torch
 
     from reamo.api import Reamo
-    from reamo.inputs import load_media
+    from reamo.model.inputs import load_media
 
     torch.manual_seed(0)
     reamo = Reamo.from_config(a.config, overrides={"max_length": max(a.lengths)}, device=a.device).eval()

@@ -146,9 +146,9 @@ def hf_lora_llm(config: str, max_length: int):
     tokens added, wrapped by get_peft_model with the config's LoRA."""
     from peft import LoraConfig, get_peft_model
 
-    from reamo.config import ReamoConfig
-    from reamo.llm import build_llm, build_tokenizer
-    from reamo.tokens import add_special_tokens
+    from reamo.model.config import ReamoConfig
+    from reamo.model.llm import build_llm, build_tokenizer
+    from reamo.model.tokens import add_special_tokens
 
     rc = ReamoConfig.named(config, {"max_length": max_length})
     tok = build_tokenizer(rc.llm)

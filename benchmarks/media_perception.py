@@ -54,8 +54,8 @@ def features(model, records, corpus: Path, modality: str):
     import numpy as np
     import torch
 
-    from reamo.inputs import load_media
-    from reamo.projector import select_media_tokens
+    from reamo.model.inputs import load_media
+    from reamo.model.projector import select_media_tokens
 
     n = model.config.media_tokens[modality]
     xs, ys = [], []
@@ -109,8 +109,8 @@ def caption_accuracy(model, records, corpus: Path, modality: str, batch: int = 8
     import torch
 
     from quickstart_heldout import holds_heldout_pair
-    from reamo.inputs import load_media
-    from reamo.prompts import caption_prompt, chat_prompt
+    from reamo.model.inputs import load_media
+    from reamo.model.prompts import caption_prompt, chat_prompt
     from reamo.records import Record
 
     prompt = model.processor.encode(chat_prompt(caption_prompt(modality, model.processor.placeholder(modality)),

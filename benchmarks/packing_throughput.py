@@ -56,8 +56,8 @@ def phase1_mix(data: Path, n: int, seed: int) -> list:
 
 def encode(model, records, max_length: int):
     """Reamo's phase-1 examples of the records, tokenized: (EncodedExample list, records kept)."""
-    from reamo.formats import answer_and_groundings
-    from reamo.schemas import normalize_schema
+    from reamo.records.formats import answer_and_groundings
+    from reamo.records.schemas import normalize_schema
 
     encs = []
     for r in records:

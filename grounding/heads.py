@@ -20,8 +20,8 @@ from grounding.config import GroundingConfig
 from grounding.image import ImageSegmentationHead
 from grounding.types import GroundingFailure
 from grounding.video import VideoTrackingHead
-from reamo.formats import MODALITY_OF as MODULES  # module name -> modality (one definition, in the format module)
-from reamo.formats import MODULE_OF as MODALITY_MODULE  # noqa: F401  (re-exported: modality -> module name)
+from reamo.records.formats import MODALITY_OF as MODULES  # module name -> modality (one definition, in the format module)
+from reamo.records.formats import MODULE_OF as MODALITY_MODULE  # noqa: F401  (re-exported: modality -> module name)
 
 
 @dataclass

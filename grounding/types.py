@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reamo.masks import mask_to_box, rle_encode
+from reamo.records.masks import mask_to_box, rle_encode
 
 
 @dataclass

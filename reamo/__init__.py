@@ -6,8 +6,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Reamo": "reamo.api",
-    "ReamoConfig": "reamo.config",
-    "ReamoModel": "reamo.modeling",
+    "ReamoConfig": "reamo.model.config",
+    "ReamoModel": "reamo.model.modeling",
 }
 
 

@@ -5,10 +5,10 @@ from pathlib import Path
 
 import torch
 
-from reamo import checkpoint
-from reamo.config import ReamoConfig
+from reamo.model import checkpoint
+from reamo.model.config import ReamoConfig
 from reamo.errors import CheckpointError
-from reamo.modeling import ReamoModel
+from reamo.model.modeling import ReamoModel
 
 
 class Reamo:
@@ -61,7 +61,7 @@ class Reamo:
         in DESIGN.md 3.1 or a list of labels. Returns one ExtractionResult, or a list for a list; a bad item
         carries its typed error in `.error` and the others are still answered. `answers` (one per input) are
         used instead of generating (teacher forcing: evaluates parsing and grounding alone)."""
-        from reamo.extract import extract
+        from reamo.inference.extract import extract
 
         single = not isinstance(inputs, (list, tuple))
         was_training = self.model.training
@@ -99,7 +99,7 @@ class Reamo:
 
     @property
     def lora_merged(self) -> bool:
-        from reamo.llm import lora_merged
+        from reamo.model.llm import lora_merged
 
         return lora_merged(self.model.llm)
 

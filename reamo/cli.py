@@ -40,15 +40,15 @@ def cmd_train(args) -> int:
 
 
 def cmd_extract(args) -> int:
-    from reamo.cli_extract import run_extract
+    from reamo.inference.cli import run_extract
 
     return run_extract(args)
 
 
 def cmd_eval(args) -> int:
-    from reamo.evaluation import cli_eval
+    from reamo.evaluation import cli as eval_cli
 
-    return cli_eval.run(args)
+    return eval_cli.run(args)
 
 
 def cmd_data(args) -> int:

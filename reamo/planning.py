@@ -81,8 +81,8 @@ def count_parameters(model_config: str, phase: str | None = None, overrides: dic
     """(ParameterCounts, LLMShape) of a model config with a phase's trainable groups, built on the meta device."""
     from accelerate import init_empty_weights
 
-    from reamo.config import ReamoConfig
-    from reamo.modeling import ReamoModel
+    from reamo.model.config import ReamoConfig
+    from reamo.model.modeling import ReamoModel
     from training.config import TrainConfig
     from training.engine import param_groups
 

@@ -9,8 +9,8 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 def test_flop_count_of_llama_7b_with_lora():
     from fullscale import flops_per_token, matmul_params
 
-    from reamo.config import LLMConfig, LoraSettings
-    from reamo.llm import build_tokenizer, prepare_llm
+    from reamo.model.config import LLMConfig, LoraSettings
+    from reamo.model.llm import build_tokenizer, prepare_llm
 
     cfg = LLMConfig(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32,
                     max_position_embeddings=4096, vocab_size=32000)

@@ -1,7 +1,7 @@
-"""reamo.binding: which items are bound to which, the loss's values and gradients, and the model's use of it."""
+"""reamo.model.binding: which items are bound to which, the loss's values and gradients, and the model's use of it."""
 import torch
 
-from reamo.binding import binding_loss, binding_pairs, media_rows
+from reamo.model.binding import binding_loss, binding_pairs, media_rows
 from test_modeling import inputs, make_batch, reamo  # noqa: F401 - the model tests' tiny model, inputs and batches
 
 

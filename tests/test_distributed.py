@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from reamo.api import Reamo
-from reamo.checkpoint import load_tensors
+from reamo.model.checkpoint import load_tensors
 from reamo.synth import generate_corpus
 
 REPO = Path(__file__).resolve().parents[1]

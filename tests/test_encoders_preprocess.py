@@ -112,8 +112,8 @@ def test_bad_waveforms():
 
 
 def test_load_media_takes_the_clip_length_from_the_config():
-    from reamo.config import ReamoConfig
-    from reamo.inputs import load_media
+    from reamo.model.config import ReamoConfig
+    from reamo.model.inputs import load_media
 
     video = _numbered_video()
     cfgs = [ReamoConfig.named("tiny", {"media.video_clips": 4, "media.video_crops": 1, "media.video_clip_s": s})

@@ -6,7 +6,7 @@ import pytest
 
 from reamo.converters.tokens import bio_spans
 from reamo.evaluation.metrics import SetScores, matched_mask_ious, span_iou, tracklet_jaccard
-from reamo.masks import rle_encode
+from reamo.records.masks import rle_encode
 from reamo.records import Argument, Entity, Event, Record, Relation, Span
 
 

@@ -7,7 +7,7 @@ import torch
 from reamo.api import Reamo
 from reamo.cli import main as cli_main
 from reamo.errors import InputError, MediaDecodeError, MediaNotFoundError
-from reamo.masks import rle_decode
+from reamo.records.masks import rle_decode
 from reamo.records import Record
 
 KEY = {"T": "text", "I": "image", "A": "audio", "V": "video"}

@@ -2,7 +2,7 @@
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reamo.formats import (NO_RESULT, Instruction, ParsedAnswer, answer_and_groundings, format_answer,
+from reamo.records.formats import (NO_RESULT, Instruction, ParsedAnswer, answer_and_groundings, format_answer,
                            parse_answer)
 from reamo.records import Argument, Entity, Event, Record, Relation, Span
 

@@ -2,10 +2,10 @@
 import pytest
 import torch
 
-from reamo.config import LLMConfig, LoraSettings
+from reamo.model.config import LLMConfig, LoraSettings
 from reamo.errors import CheckpointError, ConfigError
-from reamo.llm import build_tokenizer, prepare_llm
-from reamo.tokens import META_TOKENS, PLACEHOLDERS
+from reamo.model.llm import build_tokenizer, prepare_llm
+from reamo.model.tokens import META_TOKENS, PLACEHOLDERS
 
 
 def test_special_tokens_are_single_ids_and_new_rows_are_the_mean():
@@ -68,8 +68,8 @@ def test_gguf_cache_folder_gives_the_same_model_and_tokenizer(tmp_path, monkeypa
     """A GGUF checkpoint loads through a de-quantized folder written once under $REAMO_CACHE: the same weights,
     bit for bit, and the same tokenizer as reading the GGUF file directly."""
     pytest.importorskip("gguf")
-    from reamo.config import ReamoConfig
-    from reamo.llm import build_llm
+    from reamo.model.config import ReamoConfig
+    from reamo.model.llm import build_llm
 
     monkeypatch.setenv("REAMO_CACHE", str(tmp_path))
     cfg = ReamoConfig.from_yaml("configs/model/smollm2-135m.yaml").llm

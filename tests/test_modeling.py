@@ -6,11 +6,11 @@ import pytest
 import torch
 
 from reamo.api import Reamo
-from reamo.config import ReamoConfig
+from reamo.model.config import ReamoConfig
 from reamo.errors import CheckpointError, ConfigError, InputError, UnsupportedModalityError
-from reamo.inputs import as_item, load_item_media
-from reamo.modeling import MediaBatch
-from reamo.processor import IGNORE_INDEX
+from reamo.model.inputs import as_item, load_item_media
+from reamo.model.modeling import MediaBatch
+from reamo.model.processor import IGNORE_INDEX
 
 COMBOS = ["T", "I", "V", "A", "T+I", "T+V", "T+A", "I+A", "T+I+A", "V+A"]
 SCHEMA = {"entity_types": ["person", "location"]}
@@ -154,7 +154,7 @@ def test_unsupported_modality_and_bad_items(inputs):
 
 
 def test_parameter_counts_of_shipped_configs():
-    from reamo.modeling import ReamoModel
+    from reamo.model.modeling import ReamoModel
 
     tiny = ReamoModel(ReamoConfig.named("tiny")).num_parameters()
     assert tiny["total"] < 2_000_000 and tiny["trainable"] > 0

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from reamo.api import Reamo
-from reamo.processor import IGNORE_INDEX, EncodedExample
+from reamo.model.processor import IGNORE_INDEX, EncodedExample
 from reamo.synth import generate_corpus
 from training.config import LossWeights, TrainConfig
 from training.data import phase_examples

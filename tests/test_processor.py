@@ -1,10 +1,10 @@
 """Prompt/answer encoding: placeholder expansion, exact label masking, padding sides, truncation."""
 import pytest
 
-from reamo.config import LLMConfig
-from reamo.llm import build_tokenizer
-from reamo.processor import IGNORE_INDEX, ReamoProcessor
-from reamo.tokens import add_special_tokens
+from reamo.model.config import LLMConfig
+from reamo.model.llm import build_tokenizer
+from reamo.model.processor import IGNORE_INDEX, ReamoProcessor
+from reamo.model.tokens import add_special_tokens
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 from reamo.api import Reamo
 from reamo.errors import InputError
 from reamo.evaluation.query_following import QueryFollowing, query_following
-from reamo.masks import rle_encode
+from reamo.records.masks import rle_encode
 from reamo.records import read_jsonl
 from reamo.synth import generate_corpus
 
@@ -36,7 +36,7 @@ def test_teacher_forced_extract_and_the_metric_on_generated_records(tmp_path):
     test = list(read_jsonl(corpus / "test.jsonl"))
     reamo = Reamo.from_config("tiny").eval()
     r = test[0]
-    from reamo.formats import answer_and_groundings
+    from reamo.records.formats import answer_and_groundings
 
     answer, grounded = answer_and_groundings(r)
     res = reamo.extract(r, task=r.task, schema=r.schema, base_dir=corpus, answers=answer)

@@ -47,7 +47,7 @@ def test_corpus_is_deterministic_and_holds_out_combinations(tmp_path):
     import soundfile as sf
     from PIL import Image
 
-    from reamo.masks import mask_to_box, rle_decode
+    from reamo.records.masks import mask_to_box, rle_decode
 
     r = next(r for r in train if r.image and r.entities)
     img = np.asarray(Image.open(tmp_path / "a" / r.image))

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from reamo.api import Reamo
-from reamo.config import ReamoConfig
+from reamo.model.config import ReamoConfig
 from reamo.configbase import load_yaml
 from reamo.errors import ConfigError, InputError, MediaDecodeError, MediaError, MediaNotFoundError, \
     UnsupportedModalityError
@@ -156,7 +156,7 @@ def test_yaml_with_python_tags_is_refused(tmp_path):
 
 
 def test_pickled_checkpoints_are_refused(reamo, tmp_path):
-    from reamo.checkpoint import load_tensors
+    from reamo.model.checkpoint import load_tensors
     from reamo.errors import CheckpointError
 
     class Payload:
@@ -178,7 +178,7 @@ def test_pickled_checkpoints_are_refused(reamo, tmp_path):
 def test_sigkill_at_random_steps_then_resume_is_bitwise_exact(tmp_path):
     """A run killed with SIGKILL (twice, at different steps) and resumed ends with exactly the weights of an
     uninterrupted run."""
-    from reamo.checkpoint import load_tensors
+    from reamo.model.checkpoint import load_tensors
     from reamo.synth import generate_corpus
 
     generate_corpus(tmp_path / "c", {"train": 40, "dev": 1, "test": 1}, seed=5)

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from reamo.masks import mask_to_box, rle_decode
+from reamo.records.masks import mask_to_box, rle_decode
 from reamo.records import read_jsonl
 from reamo.synth import generate_corpus
 from reamo.synth import photos

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from reamo.api import Reamo
-from reamo.checkpoint import load_tensors
+from reamo.model.checkpoint import load_tensors
 from reamo.errors import RecordError
 from reamo.synth import generate_corpus
 from training.config import ReplayConfig, TrainConfig
@@ -74,7 +74,7 @@ def test_interrupted_run_resumes_to_the_same_weights(corpus, tmp_path):
 
 
 def test_nonfinite_loss_stops_with_the_last_checkpoint_intact(corpus, tmp_path, monkeypatch):
-    from reamo.modeling import ReamoModel
+    from reamo.model.modeling import ReamoModel
 
     orig = ReamoModel.training_losses
     calls = {"n": 0}
@@ -156,7 +156,7 @@ def test_two_process_data_parallel_equals_one_process(corpus, tmp_path):
 def test_mspit_curriculum_is_configs_only(corpus, tmp_path, data_dir):
     """Stage 1a prompts carry the textual event schema (ACE types and roles from the real M2E2 files),
     1b trains the projector on scene graphs, 2 is joint extraction: three configs, one loop."""
-    from reamo.schemas import load_event_schema
+    from reamo.records.schemas import load_event_schema
     from training.examples import PhaseExamples
     from reamo.records import read_jsonl
 

@@ -3,11 +3,11 @@ drawn where the grounding says."""
 import numpy as np
 import torch
 
-from reamo.inputs import LoadedMedia
-from reamo.masks import rle_encode
+from reamo.model.inputs import LoadedMedia
+from reamo.records.masks import rle_encode
 from reamo.records import Entity
-from reamo.results import ExtractionResult, InstructionResult
-from reamo.visualize import audio_picture, draw_result, grounded_items, image_overlay, label_colours, video_strip
+from reamo.records.results import ExtractionResult, InstructionResult
+from reamo.export.visualize import audio_picture, draw_result, grounded_items, image_overlay, label_colours, video_strip
 
 
 def _result():

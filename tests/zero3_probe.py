@@ -13,7 +13,7 @@ import torch
 from safetensors.torch import save_file
 
 from reamo.api import Reamo
-from reamo.checkpoint import saved_parameters
+from reamo.model.checkpoint import saved_parameters
 from training.config import TrainConfig
 from training.engine import train
 

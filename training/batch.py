@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from reamo.processor import IGNORE_INDEX
+from reamo.model.processor import IGNORE_INDEX
 
 
 @dataclass
@@ -15,7 +15,7 @@ class Batch:
     input_ids: torch.Tensor
     attention_mask: torch.Tensor
     labels: torch.Tensor
-    media: object = None  # reamo.modeling.MediaBatch
+    media: object = None  # reamo.model.modeling.MediaBatch
     grounding: dict = field(default_factory=dict)
     lm_denominator: float | None = None  # set by the loop: global answer tokens / world size
     position_ids: torch.Tensor | None = None  # packed rows (training.packing): positions restart per example

@@ -65,7 +65,7 @@ class LossWeights(Config):
     lm: float = 1.0
     mask: float = 1.0  # image/video masks: BCE*2 + dice*0.5 inside the head, times this
     span: float = 1.0  # audio frames
-    bind: float = 0.0  # reamo.binding: a row's second medium pulled toward its anchor medium (off by default)
+    bind: float = 0.0  # reamo.model.binding: a row's second medium pulled toward its anchor medium (off by default)
 
     def __post_init__(self):
         for k in ("lm", "mask", "span", "bind"):

@@ -251,7 +251,7 @@ def train(cfg: TrainConfig, *, stop_after_steps: int | None = None, on_export=No
         return out
     # the encoders are back in the module tree: the checkpoint holds what it always held
     final = out / "final"
-    from reamo import checkpoint
+    from reamo.model import checkpoint
 
     zero3 = engine.zero_optimization_stage() == 3
     with _gathered(checkpoint.saved_parameters(model), zero3):  # ZeRO-3: every rank gathers, rank 0 writes

@@ -20,14 +20,14 @@ import torch
 
 from grounding import MODALITY_MODULE, MODULES, GroundingRequest
 from reamo.errors import ReamoError
-from reamo.formats import answer_and_groundings, escape
-from reamo.inputs import load_media
-from reamo.masks import rle_decode
-from reamo.modeling import MediaBatch, MediaFeatures
-from reamo.prompts import caption_prompt, chat_prompt, grounding_prompt
+from reamo.records.formats import answer_and_groundings, escape
+from reamo.model.inputs import load_media
+from reamo.records.masks import rle_decode
+from reamo.model.modeling import MediaBatch, MediaFeatures
+from reamo.model.prompts import caption_prompt, chat_prompt, grounding_prompt
 from reamo.records import Record
-from reamo.schemas import normalize_schema
-from reamo.tokens import MEDIA_MODALITIES
+from reamo.records.schemas import normalize_schema
+from reamo.model.tokens import MEDIA_MODALITIES
 from training.config import TrainConfig
 from training.batch import Batch
 from training.packing import pack
@@ -73,7 +73,7 @@ class PhaseExamples:
         self.media_key = json.dumps(model.config.media.to_dict(), sort_keys=True)
         self.event_schema = None
         if cfg.data.event_schema:
-            from reamo.schemas import load_event_schema
+            from reamo.records.schemas import load_event_schema
 
             self.event_schema = load_event_schema(cfg.resolve(cfg.data.event_schema))
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
-from reamo.processor import IGNORE_INDEX
+from reamo.model.processor import IGNORE_INDEX
 
 
 @dataclass
@@ -41,7 +41,7 @@ def _first_fit_decreasing(lengths: list[int], capacity: int) -> list[list[int]]:
 
 
 def pack(examples, max_length: int, pad_id: int) -> PackedRows:
-    """Pack encoded examples (reamo.processor.EncodedExample: input_ids, labels) into rows of at most `max_length`
+    """Pack encoded examples (reamo.model.processor.EncodedExample: input_ids, labels) into rows of at most `max_length`
     tokens (or the longest example, if longer): first-fit decreasing, then the narrowest rows that need no more
     of them, so that the rows, padded to the longest, hold little padding. `order` gives the examples in row-major order; the caller arranges everything else that
     follows the examples (media, grounding targets) in that order."""

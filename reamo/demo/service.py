@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from reamo.errors import InputError, MediaError, ReamoError
-from reamo.visualize import audio_picture, image_overlay, video_strip
+from reamo.export.visualize import audio_picture, image_overlay, video_strip
 
 log = logging.getLogger("reamo.demo")
 
@@ -116,7 +116,7 @@ def _duration(modality: str, path: Path) -> float | None:
 
 def check_request(req: DemoRequest, limits: DemoLimits) -> tuple[dict, object]:
     """The input dict and schema for `extract`, or InputError/MediaError with a message for a person."""
-    from reamo.schemas import normalize_schema
+    from reamo.records.schemas import normalize_schema
 
     if req.task not in ("ner", "re", "ee"):
         raise InputError("task", f"unknown task {req.task!r}; choose NER, RE or EE")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import linear_sum_assignment
 
-from reamo.masks import mask_iou, rle_decode
+from reamo.records.masks import mask_iou, rle_decode
 from reamo.records import Entity, Record
 
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from reamo.formats import MODULE_OF, answer_and_groundings
-from reamo.masks import rle_decode
+from reamo.records.formats import MODULE_OF, answer_and_groundings
+from reamo.records.masks import rle_decode
 
 
 def overlap(modality: str, pred: dict, gold: dict) -> float:

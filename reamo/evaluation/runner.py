@@ -84,7 +84,7 @@ def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8
     """Predict every set of `bench` (resumable: predictions already in `out` are kept), then score.
     Under a launcher each process predicts its share of every set into its own part file; rank 0 merges the
     parts in gold order, scores and reports (the other ranks return {})."""
-    from reamo.sharding import Shard
+    from reamo.inference.sharding import Shard
 
     shard = Shard.from_env()
     out = Path(out)

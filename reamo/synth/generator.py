@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from reamo.masks import mask_to_box, rle_encode
+from reamo.records.masks import mask_to_box, rle_encode
 from reamo.records import Argument, Entity, Event, Record, Relation, Span, write_jsonl
 
 SR = 16000

@@ -12,13 +12,13 @@ import torch
 
 from grounding import MODULES, GroundingRequest
 from reamo.errors import InputError, ReamoError
-from reamo.formats import parse_answer
-from reamo.inputs import as_item, load_item_media
-from reamo.processor import IGNORE_INDEX
-from reamo.results import ExtractionResult, InstructionResult
-from reamo.schemas import normalize_schema
+from reamo.records.formats import parse_answer
+from reamo.model.inputs import as_item, load_item_media
+from reamo.model.processor import IGNORE_INDEX
+from reamo.records.results import ExtractionResult, InstructionResult
+from reamo.records.schemas import normalize_schema
 
-log = logging.getLogger("reamo.extract")
+log = logging.getLogger("reamo.inference.extract")
 
 
 def _attach(result: ExtractionResult, targets: list, modality: str, grounding: dict) -> None:

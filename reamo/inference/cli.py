@@ -40,7 +40,7 @@ def run_extract(args) -> int:
     else:
         item = {k: getattr(args, k) for k in ("text", "image", "audio", "video") if getattr(args, k)}
         items, single = [item], True
-    from reamo.sharding import Shard
+    from reamo.inference.sharding import Shard
 
     shard = Shard.from_env()
     if shard.distributed and not single:
@@ -67,7 +67,7 @@ def run_extract(args) -> int:
 
 def _run_sharded(reamo, items, schema, args, base_dir, shard) -> int:
     """Under a launcher: this rank's share of the inputs, its part file, and rank 0's merge in input order."""
-    from reamo.sharding import merge_parts, write_part
+    from reamo.inference.sharding import merge_parts, write_part
 
     if not args.out:
         raise InputError("--out", "several processes need --out: each writes its part, rank 0 merges them there")

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import torch
 
-from reamo.config import LLMConfig, LoraSettings
+from reamo.model.config import LLMConfig, LoraSettings
 from reamo.errors import CheckpointError, ConfigError
-from reamo.tokens import SpecialTokenIds, add_special_tokens, resize_with_mean_init
+from reamo.model.tokens import SpecialTokenIds, add_special_tokens, resize_with_mean_init
 
-TINY_TOKENIZER = Path(__file__).parent / "assets" / "tiny_tokenizer.json"
+TINY_TOKENIZER = Path(__file__).resolve().parents[1] / "assets" / "tiny_tokenizer.json"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 

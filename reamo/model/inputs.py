@@ -12,10 +12,10 @@ from typing import Any
 import torch
 
 from encoders import preprocess as P
-from reamo.config import ReamoConfig
+from reamo.model.config import ReamoConfig
 from reamo.errors import InputError, UnsupportedModalityError
 from reamo.records import Record
-from reamo.tokens import MEDIA_MODALITIES
+from reamo.model.tokens import MEDIA_MODALITIES
 
 
 @dataclass

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from reamo.tokens import PLACEHOLDERS, SpecialTokenIds
+from reamo.model.tokens import PLACEHOLDERS, SpecialTokenIds
 
 IGNORE_INDEX = -100
 _PH_RE = re.compile("(" + "|".join(re.escape(p) for p in PLACEHOLDERS.values()) + ")")

@@ -80,7 +80,7 @@ def saved_parameters(model) -> list[torch.nn.Parameter]:
 def save_pretrained(model, directory: str | Path) -> Path:
     """Write the checkpoint folder atomically: built in a temporary sibling, then renamed into place. A model
     whose LoRA update is merged into its base weights (Reamo.eval(merge_lora=True)) is saved unmerged."""
-    from reamo.llm import lora_merged
+    from reamo.model.llm import lora_merged
 
     merged = model.config.lora.enabled and lora_merged(model.llm)
     if merged:

@@ -3,7 +3,7 @@ the text, and the request to name the grounding module and instruction for each 
 Wrapped in the backbone's chat template (Vicuna v1.1, or ChatML for SmolLM2-style models)."""
 from __future__ import annotations
 
-from reamo.tokens import MEDIA_MODALITIES
+from reamo.model.tokens import MEDIA_MODALITIES
 
 VICUNA_SYSTEM = ("A chat between a curious user and an artificial intelligence assistant. The assistant gives "
                  "helpful, detailed, and polite answers to the user's questions.")

@@ -81,6 +81,6 @@ class ExtractionResult:
     def visualize(self, path: str | Path, gold_audio: list[tuple[str, list]] | None = None) -> Path:
         """Draw the result (text, then a panel per medium) to `path`; `gold_audio` [(label, spans)] adds gold
         spans to the waveform."""
-        from reamo.visualize import draw_result
+        from reamo.export.visualize import draw_result
 
         return draw_result(self, path, gold_audio=gold_audio)

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from reamo.formats import MODALITY_OF
-from reamo.masks import rle_decode
+from reamo.records.formats import MODALITY_OF
+from reamo.records.masks import rle_decode
 
 COLOURS = [(0.90, 0.10, 0.10), (0.10, 0.50, 0.90), (0.10, 0.70, 0.20), (0.95, 0.60, 0.05), (0.60, 0.20, 0.80),
            (0.05, 0.75, 0.75)]

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from reamo.binding import binding_loss, media_rows
-from reamo.config import ReamoConfig
+from reamo.model.binding import binding_loss, media_rows
+from reamo.model.config import ReamoConfig
 from reamo.errors import InputError, UnsupportedModalityError
-from reamo.llm import prepare_llm
-from reamo.processor import IGNORE_INDEX, ReamoProcessor
-from reamo.projector import MediaProjector, select_media_tokens
-from reamo.tokens import MEDIA_MODALITIES
+from reamo.model.llm import prepare_llm
+from reamo.model.processor import IGNORE_INDEX, ReamoProcessor
+from reamo.model.projector import MediaProjector, select_media_tokens
+from reamo.model.tokens import MEDIA_MODALITIES
 
 
 @dataclass
@@ -181,7 +181,7 @@ class ReamoModel(nn.Module):
     # ---- batches ---------------------------------------------------------------------------------------
     def prompt(self, task: str, schema: dict, text: str | None, modalities, schema_text: str | None = None) -> str:
         """The full prompt text (chat template included) for one input."""
-        from reamo.prompts import build_prompt, chat_prompt
+        from reamo.model.prompts import build_prompt, chat_prompt
 
         user = build_prompt(task, schema, text, modalities, {m: self.processor.placeholder(m) for m in MEDIA_MODALITIES},
                             schema_text=schema_text)
@@ -189,7 +189,7 @@ class ReamoModel(nn.Module):
 
     @staticmethod
     def media_batch(loaded: list[dict]) -> MediaBatch:
-        """Stack loaded media (reamo.inputs.LoadedMedia per modality, one dict per row) in row order."""
+        """Stack loaded media (reamo.model.inputs.LoadedMedia per modality, one dict per row) in row order."""
         inputs = {}
         for m in MEDIA_MODALITIES:
             xs = [d[m].encoder_input for d in loaded if m in d]
@@ -260,7 +260,7 @@ class ReamoModel(nn.Module):
 
     def binding_loss(self, input_ids: torch.Tensor, media: MediaBatch,
                      projected: dict[str, torch.Tensor] | None = None) -> torch.Tensor | None:
-        """reamo.binding's loss over the rows of a batch that show two media (None when no row does)."""
+        """reamo.model.binding's loss over the rows of a batch that show two media (None when no row does)."""
         present = media.modalities()
         projected = self.project_media(media) if projected is None else projected
         rows = media_rows(input_ids, {m: self.special_ids.placeholders[m] for m in present})

@@ -12,9 +12,9 @@ from typing import Literal
 from encoders.config import ImageBindConfig
 from grounding.config import GroundingConfig
 from reamo.configbase import Config
-from reamo.tokens import MEDIA_MODALITIES
+from reamo.model.tokens import MEDIA_MODALITIES
 
-CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "configs"
 
 
 @dataclass

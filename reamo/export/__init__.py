@@ -1,0 +1,1 @@
+"""What a result is written as: pictures for people (`visualize`)."""
