@@ -56,8 +56,15 @@ setup(
             "setuptools<81",
             "playwright>=1.40",  # drives Debian's chromium in the demo's browser test
             "gradio>=5.0",
+            # the exports read back by their ecosystems' own readers (tests/test_export.py)
+            "pycocotools>=2.0.7",
+            "pyannote.database>=5.0",
+            "webvtt-py>=0.5",
+            "motmetrics>=1.4",
+            "label-studio-sdk>=1.0",
         ],
         "demo": ["gradio>=5.0"],  # `reamo demo`
+        "export": ["label-studio-sdk>=1.0"],  # `--export labelstudio` writes image masks with its brush encoder
     },
     entry_points={"console_scripts": ["reamo=reamo.cli:main"]},
 )

@@ -158,7 +158,8 @@ class GroundingHeads(nn.Module):
             out, vids = self._run_video(requests, groups["video"])
             ts = [v.timestamps for v in vids]
             step = [float(v.duration / max(1, len(v.timestamps))) for v in vids]
-            for i, g in zip(groups["video"], self.video.predict(out, ts, step)):
+            for i, g, v in zip(groups["video"], self.video.predict(out, ts, step), vids):
+                g.fps, g.duration = (float(v.fps) if v.fps else None), float(v.duration)  # for exports' frame numbers
                 results[i] = g
         return [results[i] for i in range(len(requests))]
 

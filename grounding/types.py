@@ -48,11 +48,18 @@ class VideoFrameGrounding:
 class VideoGrounding:
     span: list[float] | None  # [start_s, end_s] where the item is present, None if never
     frames: list[VideoFrameGrounding]
+    fps: float | None = None  # the video's frame rate: frame number = round(t * fps) + 1
+    duration: float | None = None  # the video's length in seconds
 
     def to_dict(self) -> dict:
-        return {"span": None if self.span is None else [round(self.span[0], 3), round(self.span[1], 3)],
-                "frames": [{"t": round(f.t, 3), "box": f.box, "mask_rle": rle_encode(f.mask), "score": round(float(f.score), 4)}
-                           for f in self.frames]}
+        d = {"span": None if self.span is None else [round(self.span[0], 3), round(self.span[1], 3)],
+             "frames": [{"t": round(f.t, 3), "box": f.box, "mask_rle": rle_encode(f.mask), "score": round(float(f.score), 4)}
+                        for f in self.frames]}
+        if self.fps:
+            d["fps"] = round(self.fps, 6)
+        if self.duration:
+            d["duration"] = round(self.duration, 3)
+        return d
 
 
 @dataclass

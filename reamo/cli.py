@@ -1,6 +1,7 @@
 """The `reamo` command line.
 
     reamo extract   --text ... --image ... --audio ... --video ... --task ner --labels a,b --model DIR --out r.json
+                    [--export FORMAT ...]
     reamo train     --config configs/phases/phase1_uie.yaml [--set key=value ...]
     reamo eval      --model DIR --benchmark DIR --out DIR     |   --predictions P.jsonl --gold G.jsonl
     reamo data convert --format NAME IN OUT.jsonl
@@ -8,6 +9,7 @@
     reamo demo      --model DIR [--host 127.0.0.1] [--port 7860]
     reamo bench build --out BENCH [--data DIR] [--per-set 200] [--no-speech]
     reamo plan      --config vicuna-7b --phase phase4_meta --gpus 8 --zero 2 [--micro-batch 1 --seq 2048]
+    reamo export    --results r.jsonl --format coco rttm webvtt mot labelstudio --out DIR
 """
 from __future__ import annotations
 
@@ -75,6 +77,12 @@ def cmd_plan(args) -> int:
     return run_plan(args)
 
 
+def cmd_export(args) -> int:
+    from reamo.export.cli import run_export
+
+    return run_export(args)
+
+
 def cmd_demo(args) -> int:
     from reamo.demo.app import run_demo
 
@@ -93,29 +101,35 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("extract", help="extract and ground entities, relations or events")
     e.add_argument("--model", required=True, help="a Reamo checkpoint folder, or a model config name (e.g. tiny)")
-    e.add_argument("--text")
-    e.add_argument("--image")
-    e.add_argument("--audio")
-    e.add_argument("--video")
+    e.add_argument("--text", help="the input text")
+    e.add_argument("--image", help="an image file (PNG, JPEG, ...)")
+    e.add_argument("--audio", help="an audio file (WAV, FLAC, MP3, ...); long files are streamed")
+    e.add_argument("--video", help="a video file (MP4, ...)")
     e.add_argument("--inputs", help="JSONL of inputs (records or {text,image,audio,video}) for a batch")
-    e.add_argument("--task", default="ner", choices=["ner", "re", "ee"])
+    e.add_argument("--task", default="ner", choices=["ner", "re", "ee"],
+                   help="named entities, relations or events (default: ner)")
     e.add_argument("--labels", help="comma-separated labels (entity / relation / event types)")
     e.add_argument("--schema", help="a JSON schema file (DESIGN 3.1) instead of --labels")
-    e.add_argument("--batch-size", type=int, default=8)
-    e.add_argument("--max-new-tokens", type=int, default=256)
-    e.add_argument("--out", help="write results as JSON (one input) or JSONL (--inputs)")
-    e.add_argument("--viz", help="write a picture of the (first) result")
+    e.add_argument("--batch-size", type=int, default=8, help="inputs generated together (default: 8)")
+    e.add_argument("--max-new-tokens", type=int, default=256, help="answer length limit in tokens (default: 256)")
+    e.add_argument("--out", help="write results as JSON (one input) or JSONL (--inputs); default: print them")
+    e.add_argument("--viz", help="write a picture of the (first) result (PNG)")
+    from reamo.export import FORMAT_HELP
+
+    e.add_argument("--export", nargs="+", default=[], choices=list(FORMAT_HELP), metavar="FORMAT",
+                   help="also write the results for other tools: " + "; ".join(f"{k}: {v}" for k, v in FORMAT_HELP.items()))
+    e.add_argument("--export-dir", help="where --export writes (default: the folder of --out, else exports/)")
     e.set_defaults(func=cmd_extract)
 
     v = sub.add_parser("eval", help="zero-shot benchmark evaluation, or score a prediction file")
-    v.add_argument("--model")
-    v.add_argument("--benchmark")
-    v.add_argument("--predictions")
-    v.add_argument("--gold")
-    v.add_argument("--out", default="eval_out")
-    v.add_argument("--batch-size", type=int, default=8)
+    v.add_argument("--model", help="a Reamo checkpoint folder to evaluate on --benchmark")
+    v.add_argument("--benchmark", help="a benchmark folder from `reamo bench build` (BENCH/<combo>/<set>.jsonl)")
+    v.add_argument("--predictions", help="a JSONL of any system's predictions to score against --gold")
+    v.add_argument("--gold", help="the gold JSONL that --predictions answers (records with the same ids)")
+    v.add_argument("--out", default="eval_out", help="where table.md, scores.json and scores.png go (default: eval_out)")
+    v.add_argument("--batch-size", type=int, default=8, help="inputs generated together (default: 8)")
     v.add_argument("--limit", type=int, default=None, help="at most this many instances per set")
-    v.add_argument("--max-new-tokens", type=int, default=256)
+    v.add_argument("--max-new-tokens", type=int, default=256, help="answer length limit in tokens (default: 256)")
     v.set_defaults(func=cmd_eval)
 
     d = sub.add_parser("data", help="dataset tools")
@@ -124,18 +138,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     c = dsub.add_parser("convert", help="convert a public dataset file into Reamo records (JSONL)",
                         description="formats:\n" + formats_help(), formatter_class=argparse.RawDescriptionHelpFormatter)
-    c.add_argument("--format", required=True, choices=list(FORMATS))
-    c.add_argument("input")
-    c.add_argument("output")
+    c.add_argument("--format", required=True, choices=list(FORMATS), help="the dataset format (listed above)")
+    c.add_argument("input", help="the public dataset file")
+    c.add_argument("output", help="the JSONL of Reamo records to write")
     c.set_defaults(func=cmd_data)
 
     q = sub.add_parser("quickstart", help="generate a grounded corpus, train all four phases on CPU, evaluate")
-    q.add_argument("--out", default="runs/quickstart")
+    q.add_argument("--out", default="runs/quickstart",
+                   help="the run folder: corpus, phases, model, scores, pictures (default: runs/quickstart)")
     q.add_argument("--smoke", action="store_true", help="a tiny size that runs in a few minutes (CI)")
     q.add_argument("--recipe", default="smollm2",
                    help="configs/quickstart/NAME.yaml or a YAML path: smollm2 (default, the pretrained backbone) or "
                         "tiny (a small LLaMA from scratch)")
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--seed", type=int, default=0, help="seed of the corpus and of training (default: 0)")
     from reamo.synth.generator import AUDIO, VISUAL
 
     q.add_argument("--visual", choices=VISUAL, default=None,
@@ -149,10 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     b = sub.add_parser("bench", help="build the open zero-shot benchmark from public data")
     bsub = b.add_subparsers(dest="bench_command", required=True)
     bb = bsub.add_parser("build", help="BENCH/<combo>/<set>.jsonl + manifest.json, with spoken (TTS) variants")
-    bb.add_argument("--out", required=True)
+    bb.add_argument("--out", required=True, help="the benchmark folder to write")
     bb.add_argument("--data", help="the shared data folder (default: $REAMO_SHARED_DATA or ../shared/data)")
-    bb.add_argument("--per-set", type=int, default=200)
-    bb.add_argument("--seed", type=int, default=0)
+    bb.add_argument("--per-set", type=int, default=200, help="records sampled per set (default: 200)")
+    bb.add_argument("--seed", type=int, default=0, help="seed of the sample and of the voices (default: 0)")
     bb.add_argument("--no-speech", action="store_true", help="no spoken (espeak-ng) variants")
     bb.add_argument("--max-event-types", type=int, default=12, help="event types per prompt at most")
     bb.add_argument("--source", action="append", default=[], metavar="FORMAT=PATH",
@@ -166,23 +181,33 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--phase", default="phase4_meta", help="a phase config name (its trainable groups)")
     pl.add_argument("--gpus", type=int, default=8, help="data-parallel GPUs in all")
     pl.add_argument("--zero", default="2", choices=["2", "3", "3-offload"], help="the stage you plan to use (marked)")
-    pl.add_argument("--micro-batch", type=int, default=1)
-    pl.add_argument("--seq", type=int, default=2048)
+    pl.add_argument("--micro-batch", type=int, default=1, help="sequences per GPU per step (default: 1)")
+    pl.add_argument("--seq", type=int, default=2048, help="tokens per sequence (default: 2048)")
     pl.add_argument("--answer", type=int, default=256, help="answer tokens per sequence (logits are computed there)")
     pl.set_defaults(func=cmd_plan)
 
     w = sub.add_parser("demo", help="serve the web demo (Gradio): upload media, see extractions and groundings")
     w.add_argument("--model", help="a Reamo checkpoint folder (e.g. runs/quickstart/model)")
-    w.add_argument("--host", default="127.0.0.1")
-    w.add_argument("--port", type=int, default=7860)
+    w.add_argument("--host", default="127.0.0.1", help="address to serve on (default: 127.0.0.1; 0.0.0.0 for all)")
+    w.add_argument("--port", type=int, default=7860, help="port to serve on (default: 7860)")
     w.add_argument("--examples", help="a quickstart corpus folder or test.jsonl for the examples "
                                       "(default: the corpus beside the model folder)")
     w.add_argument("--shared-data", help="a folder with media/ of real examples (default: $REAMO_SHARED_DATA)")
     w.add_argument("--batch-size", type=int, default=8, help="requests answered together at most")
-    w.add_argument("--max-audio-seconds", type=float, default=600.0)
-    w.add_argument("--max-video-seconds", type=float, default=300.0)
-    w.add_argument("--max-new-tokens", type=int, default=256)
+    w.add_argument("--max-audio-seconds", type=float, default=600.0, help="longer uploads are refused (default: 600)")
+    w.add_argument("--max-video-seconds", type=float, default=300.0, help="longer uploads are refused (default: 300)")
+    w.add_argument("--max-new-tokens", type=int, default=256, help="answer length limit in tokens (default: 256)")
     w.set_defaults(func=cmd_demo)
+
+    x = sub.add_parser("export", help="write saved results (reamo extract's JSON/JSONL) in formats other tools read",
+                       description="formats:\n" + "\n".join(f"  {k:12s} {v}" for k, v in FORMAT_HELP.items()),
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    x.add_argument("--results", required=True, help="a results file of `reamo extract --out` (JSON or JSONL)")
+    x.add_argument("--format", required=True, nargs="+", choices=list(FORMAT_HELP), metavar="FORMAT",
+                   help="one or more of: " + ", ".join(FORMAT_HELP))
+    x.add_argument("--out", required=True, help="the folder to write into")
+    x.add_argument("--fps", type=float, help="the videos' frame rate, for MOT and Label Studio frame numbers")
+    x.set_defaults(func=cmd_export)
     return p
 
 

@@ -63,3 +63,11 @@ class RecordError(ReamoError, ValueError):
         self.source, self.line, self.problem = str(source), line, problem
         loc = f"{self.source}:{line}" if line is not None else self.source
         super().__init__(f"{loc}: {problem}")
+
+
+class ExportError(ReamoError, ValueError):
+    """A result cannot be written in an export format. `item` names the result (its id) or the output."""
+
+    def __init__(self, item: object, problem: str):
+        self.item, self.problem = str(item), problem
+        super().__init__(f"{self.item}: {problem}")

@@ -16,6 +16,6 @@ if [ "${REAMO_SKIP_APT:-0}" != 1 ] && { ! command -v espeak-ng >/dev/null 2>&1 |
 fi
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 "$VENV/bin/python" -m pip install -q --upgrade "pip<27"
-"$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[dev,demo]"
+"$VENV/bin/python" -m pip install -q -c constraints.txt -e ".[dev,demo,export]"
 "$VENV/bin/python" -m pip install -q --no-deps -r requirements-reference.txt
 "$VENV/bin/python" -c "import reamo, encoders, grounding, training, torch, transformers, peft, deepspeed; print('reamo installed in $VENV with torch', torch.__version__)"

@@ -59,10 +59,20 @@ def run_extract(args) -> int:
             print(r.to_json(indent=1 if single else None))
     if args.viz and results:
         print(f"picture: {results[0].visualize(args.viz)}", file=sys.stderr)
+    if args.export:
+        from reamo.export.cli import write_exports
+
+        write_exports([r for r in results if r.ok], args.export, _export_dir(args))
     bad = [r for r in results if r.error]
     for r in bad:
         print(f"item {r.id}: {type(r.error).__name__}: {r.error}", file=sys.stderr)
     return 1 if single and bad else 0
+
+
+def _export_dir(args) -> Path:
+    if args.export_dir:
+        return Path(args.export_dir)
+    return Path(args.out).parent if args.out else Path("exports")
 
 
 def _run_sharded(reamo, items, schema, args, base_dir, shard) -> int:
@@ -85,5 +95,9 @@ def _run_sharded(reamo, items, schema, args, base_dir, shard) -> int:
     if shard.rank == 0:
         n = merge_parts(shard.parts(out), out)
         print(f"{n} results from {shard.world} processes in {out}", file=sys.stderr)
+        if args.export:  # from the merged file: the same files as one process writes
+            from reamo.export.cli import read_results, write_exports
+
+            write_exports(read_results(out), args.export, _export_dir(args))
     shard.barrier()
     return 0
