@@ -96,6 +96,7 @@ def test_service_answers_good_requests_and_explains_bad_ones(reamo, files, tmp_p
     assert "**2 entities** extracted, 1 grounding" in good.status
     msgs = [o.status for o in out[1:7]]
     assert "corrupt.png" in msgs[0] and "cannot decode image" in msgs[0]
+    assert str(Path(files["corrupt"]).parent) not in msgs[0]  # the file by its name, never a server folder
     assert "empty.wav" in msgs[1] and "empty" in msgs[1]
     assert "unsupported audio format '.txt'" in msgs[2]
     assert "11 s long" in msgs[3] and "at most 5 s" in msgs[3]
@@ -170,10 +171,22 @@ def test_server_bad_input_is_a_message_and_the_server_keeps_serving(server, file
     client = Client(server[0], verbose=False)
     status, *_ = client.predict("x", handle_file(files["corrupt"]), None, None, "ner", "person", api_name="/extract")
     assert "Cannot use this input" in status and "cannot decode image" in status
+    assert "corrupt.png" in status and "/" not in status  # the name the user gave it; no server path
     status, *_ = client.predict("Alice walks Rex", None, None, None, "ner", "", api_name="/extract")
     assert "labels" in status
     status, table, *_ = client.predict("Alice walks Rex", None, None, None, "ner", "person", api_name="/extract")
     assert "**2 entities**" in status
+
+
+def test_status_counts_in_words():
+    from reamo.demo.service import _status
+    from reamo.records import Entity, Event, Span
+    from reamo.records.results import ExtractionResult
+
+    one = ExtractionResult("x", "ner", "Alice", entities=[Entity("Alice", "person")])
+    assert _status(one).startswith("**1 entity** extracted, 0 groundings")
+    two = ExtractionResult("x", "ee", "a b", events=[Event("Move", Span("a")), Event("Meet", Span("b"))])
+    assert _status(two).startswith("**2 events** extracted")
 
 
 def test_demo_command_without_model_says_how_to_get_one(capsys):

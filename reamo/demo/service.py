@@ -183,8 +183,8 @@ def result_table(result) -> list[list[str]]:
 def _status(result) -> str:
     n = len(result.entities) + len(result.relations) + len(result.events)
     grounded = sum(1 for i in result.instructions if i.grounding)
-    what = {"ner": "entities", "re": "relations", "ee": "events"}[result.task]
-    lines = [f"**{n} {what if n != 1 else what[:-1]}** extracted, {grounded} grounding"
+    one, many = {"ner": ("entity", "entities"), "re": ("relation", "relations"), "ee": ("event", "events")}[result.task]
+    lines = [f"**{n} {one if n == 1 else many}** extracted, {grounded} grounding"
              f"{'s' if grounded != 1 else ''} in the media."]
     if n == 0:
         lines.append("The model found nothing for these labels (see its raw answer).")
@@ -201,10 +201,15 @@ def enlarge(rgb: np.ndarray | None, min_side: int = 320) -> np.ndarray | None:
     return np.repeat(np.repeat(rgb, k, axis=0), k, axis=1)
 
 
-def _message(e: Exception) -> str:
-    if isinstance(e, (MediaError, InputError)):
-        return f"**Cannot use this input.** {e.input}: {e.problem}"
-    return f"**Cannot use this input.** {e}"
+def _message(e: Exception, uploads: dict | None = None) -> str:
+    """The page's message for a bad input. `uploads` (modality -> the server's path of the upload): each such
+    path is written as the file's own name, the name the user gave it (Gradio keeps it as the last part), so that
+    no server folder shows."""
+    text = f"{e.input}: {e.problem}" if isinstance(e, (MediaError, InputError)) else str(e)
+    for modality, path in sorted((uploads or {}).items(), key=lambda kv: -len(str(kv[1]))):
+        name = Path(path).name
+        text = text.replace(f"{path}: ", f"{modality} {name!r}: ", 1).replace(str(path), name)
+    return f"**Cannot use this input.** {text}"
 
 
 class DemoService:
@@ -245,13 +250,13 @@ class DemoService:
         for (task, schema_json), members in groups.items():
             results = self.reamo.extract([item for _, item in members], task=task, schema=json.loads(schema_json),
                                          max_new_tokens=self.limits.max_new_tokens, batch_size=len(members))
-            for (i, _), result in zip(members, results):
-                out[i] = self._response(result)
+            for (i, item), result in zip(members, results):
+                out[i] = self._response(result, {m: v for m, v in item.items() if m != "text"})
         return out
 
-    def _response(self, result) -> DemoResponse:
+    def _response(self, result, uploads: dict) -> DemoResponse:
         if result.error is not None:
-            return DemoResponse(False, _message(result.error), raw_answer=result.raw_output)
+            return DemoResponse(False, _message(result.error, uploads), raw_answer=result.raw_output)
         path = self.workdir / f"reamo-{uuid.uuid4().hex[:12]}.json"
         path.write_text(result.to_json(indent=1))
         return DemoResponse(True, _status(result), result_table(result), enlarge(image_overlay(result)),
