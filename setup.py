@@ -9,6 +9,7 @@ setup(
     name="reamo",
     version="0.1.0",
     description="Recognise, ground and extract entities, relations and events from text, images, audio and video",
+    license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["reamo*", "encoders*", "grounding*", "training*"]),
     package_data={"reamo": ["assets/*"]},

@@ -8,6 +8,8 @@ _LAZY = {
     "Reamo": "reamo.api",
     "ReamoConfig": "reamo.model.config",
     "ReamoModel": "reamo.model.modeling",
+    "ExtractionResult": "reamo.records.results",
+    "export_results": "reamo.export",
 }
 
 
