@@ -150,6 +150,8 @@ BROKEN = [  # (format, source, how to break it, what the error names)
     ("rams", "text/rams/dev.jsonlines", "line", 3), ("wikievents", "text/wikievents/dev.jsonl", "line", 2),
     ("qvhighlights", "grounding/qvhighlights/highlight_val_sample.jsonl", "line", 5),
     ("conll2003", "text/conll2003/test.txt", "tagless", None),
+    ("conll2003", "text/conll2003/test.txt", "bad line without tab", None),  # the last column is not a tag
+    ("conll2003", "text/conll2003/test.txt", "German B-MISC EXTRA", None),
     ("webnlg", "text/webnlg/sample_triples.json", "entry", 7), ("tacos", "grounding/tacos/test_sample.json", "entry", None),
 ]
 
@@ -162,10 +164,10 @@ def test_a_malformed_line_is_reported_and_the_rest_kept(name, rel, how, where, d
     if how == "line":  # a broken JSON line inserted as line `where`
         lines = src.read_text().splitlines()
         bad.write_text("\n".join(lines[: where - 1] + ['{"this": is not json'] + lines[where - 1:]) + "\n")
-    elif how == "tagless":  # a token without its tag inside the first sentence
-        lines = src.read_text().splitlines()
+    elif how == "tagless" or " " in how:  # a token without its tag, or a line whose last column is not a BIO tag,
+        lines = src.read_text().splitlines()  # inside the first sentence
         k = next(i for i, x in enumerate(lines) if x.strip() and not x.startswith("-DOCSTART-"))
-        bad.write_text("\n".join(lines[:k] + ["lonelytoken"] + lines[k:]) + "\n")
+        bad.write_text("\n".join(lines[:k] + ["lonelytoken" if how == "tagless" else how] + lines[k:]) + "\n")
         where = k + 1
     else:  # an entry without its required fields
         data = json.loads(src.read_text())
@@ -177,9 +179,10 @@ def test_a_malformed_line_is_reported_and_the_rest_kept(name, rel, how, where, d
     recs, errors = _convert(name, bad, tmp_path)
     assert len(errors) == 1
     msg = str(errors[0])
-    if how in ("line", "tagless"):
+    if how in ("line", "tagless") or " " in how:
         assert f"{bad}:{where}:" in msg
+        assert " " not in how or "not a BIO tag" in msg
     else:
         assert ("entry 7" in msg) if name == "webnlg" else ("broken.avi" in msg)
-    lost = 1 if how == "tagless" else 0  # the sentence holding the tagless token
+    lost = 1 if how == "tagless" or " " in how else 0  # the sentence holding the bad line
     assert len(recs) == len(good) - lost

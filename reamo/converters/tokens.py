@@ -2,6 +2,8 @@
 BIO/BILOU spans, CoNLL-style sentence reading, phrases located in a text."""
 from __future__ import annotations
 
+import re
+
 from pathlib import Path
 
 from reamo.converters.reading import report
@@ -41,9 +43,13 @@ def bio_spans(tags: list[str]) -> list[tuple[int, int, str]]:
     return spans
 
 
+BIO_TAG = re.compile(r"^(O|[BIELUS]-\S+)$")  # O, or B-/I-/E-/L-/U-/S- and a type
+
+
 def bio_sentences(path: Path, id_prefix: str, errors: list | None = None):
-    """(id, tokens, tags, image_id) from CoNLL-style `token<TAB>tag` files (IMGID: lines for tweets). A line
-    without a tag is reported (file and line) and its sentence dropped; reading goes on."""
+    """(id, tokens, tags, image_id) from CoNLL-style `token<TAB>tag` files (IMGID: lines for tweets); the tag is
+    the last column. A line without a tag, or whose last column is not a BIO/BILOU tag, is reported (file and
+    line) and its sentence dropped; reading goes on."""
     toks, tags, img, n, bad = [], [], None, 0, False
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines() + [""], 1):
         if line.startswith("IMGID:"):
@@ -59,6 +65,11 @@ def bio_sentences(path: Path, id_prefix: str, errors: list | None = None):
         parts = line.split()
         if len(parts) < 2:
             report(errors, path, lineno, f"expected 'token<TAB>tag', got {line[:60]!r}")
+            bad = True
+            continue
+        if not BIO_TAG.match(parts[-1]):
+            report(errors, path, lineno, f"the last column {parts[-1][:30]!r} is not a BIO tag (O, B-TYPE, I-TYPE, ...): "
+                                         f"{line[:60]!r}")
             bad = True
             continue
         toks.append(parts[0])
