@@ -2,6 +2,7 @@
 the converters), offsets, relation indices; malformed lines reported by number without losing the others;
 the CLI."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -186,3 +187,49 @@ def test_a_malformed_line_is_reported_and_the_rest_kept(name, rel, how, where, d
         assert ("entry 7" in msg) if name == "webnlg" else ("broken.avi" in msg)
     lost = 1 if how == "tagless" or " " in how else 0  # the sentence holding the bad line
     assert len(recs) == len(good) - lost
+
+
+# ---- readers tested on real samples of formats fetched from public repositories (tests/fixtures/formats) ----
+FIXTURES = Path(__file__).parent / "fixtures" / "formats"
+
+
+def test_ace05_dygiepp_counts_and_offsets(tmp_path):
+    src = FIXTURES / "ace05_dygiepp.jsonl"
+    docs = [json.loads(x) for x in src.read_text().splitlines()]
+    recs, errors = _convert("ace05", src, tmp_path)
+    assert not errors
+    n_sent = sum(len(d["sentences"]) for d in docs)  # the independent count, from the JSON itself
+    by_task = {t: [r for r in recs if r.task == t] for t in ("ner", "re", "ee")}
+    assert all(len(v) == n_sent for v in by_task.values())
+    assert sum(len(r.entities) for r in by_task["ner"]) == sum(len(s) for d in docs for s in d["ner"])
+    assert sum(len(r.relations) for r in by_task["re"]) == sum(len(s) for d in docs for s in d["relations"])
+    assert sum(len(r.events) for r in by_task["ee"]) == sum(len(s) for d in docs for s in d["events"])
+    assert sum(len(e.arguments) for r in by_task["ee"] for e in r.events) == \
+        sum(len(ev) - 1 for d in docs for s in d["events"] for ev in s)
+    for r in recs:  # every span's offsets point at its words
+        for e in r.entities:
+            assert r.text[e.start:e.end] == e.text
+        for ev in r.events:
+            assert r.text[ev.trigger.start:ev.trigger.end] == ev.trigger.text
+            assert all(r.text[a.start:a.end] == a.text for a in ev.arguments)
+    re_rec = next(r for r in by_task["re"] if r.text.startswith("Orders went out today to deploy"))
+    assert [(h.text, t, x.text) for h, x, t in ((*rel.resolve(re_rec.entities), rel.type) for rel in re_rec.relations)][:2] == \
+        [("Army", "part-whole:subsidiary", "U.S."), ("soldiers", "org-aff:employment", "Army")]
+    assert [(e.text, e.type) for e in re_rec.entities][:3] == [("U.S.", "geo-political entity"), ("Army", "organization"),
+                                                              ("soldiers", "person")]
+    ev = next(r for r in by_task["ee"] if r.id == re_rec.id.replace("-re", "-ee")).events[0]
+    assert (ev.type, ev.trigger.text, [(a.role, a.text) for a in ev.arguments]) == \
+        ("Movement:Transport", "deploy", [("Artifact", "soldiers"), ("Destination", "region")])
+    assert "Movement:Transport" in by_task["ee"][0].schema["event_types"]
+
+
+def test_ace05_a_bad_document_is_reported_with_its_line(tmp_path):
+    lines = (FIXTURES / "ace05_dygiepp.jsonl").read_text().splitlines()
+    broken = json.loads(lines[1])
+    broken["ner"][5] = [[10_000, 10_001, "PER"]]  # an index outside its sentence
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([lines[0], json.dumps(broken), "{not json", lines[2]]) + "\n")
+    recs, errors = _convert("ace05", bad, tmp_path)
+    assert [e.line for e in errors] == [2, 3] and "outside" in str(errors[0])
+    docs = [json.loads(lines[0]), json.loads(lines[2])]
+    assert len(recs) == 3 * sum(len(d["sentences"]) for d in docs)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from reamo.converters.ace import convert_ace05
 from reamo.converters.conll import convert_conll04, convert_conll2003
 from reamo.converters.doc_events import convert_rams, convert_wikievents
 from reamo.converters.m2e2 import convert_m2e2
@@ -27,6 +28,7 @@ FORMATS = {
     "charades-sta": (convert_charades_sta, "Charades-STA moments: 'VID start end##sentence' (videos absent)"),
     "qvhighlights": (convert_qvhighlights, "QVHighlights moment retrieval JSONL (videos absent)"),
     "tacos": (convert_tacos, "TACoS moments, timestamps in frames -> seconds (JSON; videos absent)"),
+    "ace05": (convert_ace05, "ACE 2005 in DyGIE++ JSON lines (LDC licence): NER, RE and EE records per sentence"),
 }
 
 
