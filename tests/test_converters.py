@@ -233,3 +233,42 @@ def test_ace05_a_bad_document_is_reported_with_its_line(tmp_path):
     assert [e.line for e in errors] == [2, 3] and "outside" in str(errors[0])
     docs = [json.loads(lines[0]), json.loads(lines[2])]
     assert len(recs) == 3 * sum(len(d["sentences"]) for d in docs)
+
+
+def test_ontonotes_conll2012_counts_and_spans(tmp_path):
+    src = FIXTURES / "ontonotes_conll2012.gold_conll"
+    rows = [x.split() for x in src.read_text().splitlines()]
+    body = [r for r in rows if r and not r[0].startswith("#")]
+    n_sent = sum(1 for a, b in zip(rows, rows[1:] + [[]])  # a token row followed by a blank or a #end line
+                 if a and not a[0].startswith("#") and (not b or b[0].startswith("#")))
+    n_ents = sum(1 for r in body if r[10].startswith("("))  # the independent count: opening brackets
+    recs, errors = _convert("ontonotes", src, tmp_path)
+    assert not errors and len(recs) == n_sent == 9 and sum(len(r.entities) for r in recs) == n_ents
+    assert [(e.text, e.type) for e in recs[0].entities] == [("the summer of 2005", "date"),
+                                                            ("Hong Kong", "geo-political entity")]
+    _check_offsets(recs)
+    assert all(r.task == "ner" and "date" in r.schema["entity_types"] for r in recs)
+
+
+def test_ontonotes_bad_rows_are_reported_with_their_line(tmp_path):
+    lines = (FIXTURES / "ontonotes_conll2012.gold_conll").read_text().splitlines()
+    k = next(i for i, x in enumerate(lines) if "(GPE*" in x)  # "Hong": a GPE span opens here
+
+    def unclosed(rows):  # "Kong" (the next row) no longer closes the GPE span
+        cols = rows[k + 1].split()
+        assert cols[3] == "Kong" and cols[10] == "*)"
+        rows[k + 1] = "   ".join(cols[:10] + ["*"] + cols[11:])
+        return rows
+
+    bad_lines = unclosed(list(lines))
+    bad_lines[3] = "bc/cctv/00/cctv_0000 0 2 summer"  # too few columns (line 4)
+    bad = tmp_path / "bad.gold_conll"
+    bad.write_text("\n".join(bad_lines) + "\n")
+    good, _ = _convert("ontonotes", FIXTURES / "ontonotes_conll2012.gold_conll", tmp_path)
+    recs, errors = _convert("ontonotes", bad, tmp_path)
+    assert [e.line for e in errors] == [4] and len(recs) == len(good) - 1  # both faults sit in sentence 1
+    assert "column 11" in str(errors[0])
+    only_brackets = unclosed(list(lines))
+    bad.write_text("\n".join(only_brackets) + "\n")
+    recs, errors = _convert("ontonotes", bad, tmp_path)
+    assert [e.line for e in errors] == [k + 1] and "never closes" in str(errors[0]) and len(recs) == len(good) - 1

@@ -10,6 +10,7 @@ from reamo.converters.doc_events import convert_rams, convert_wikievents
 from reamo.converters.m2e2 import convert_m2e2
 from reamo.converters.mnre import convert_mnre
 from reamo.converters.moments import convert_charades_sta, convert_qvhighlights, convert_tacos
+from reamo.converters.ontonotes import convert_ontonotes
 from reamo.converters.tweets import convert_twitter2015, convert_twitter2017
 from reamo.converters.webnlg import convert_webnlg
 from reamo.errors import InputError, RecordError
@@ -28,6 +29,7 @@ FORMATS = {
     "charades-sta": (convert_charades_sta, "Charades-STA moments: 'VID start end##sentence' (videos absent)"),
     "qvhighlights": (convert_qvhighlights, "QVHighlights moment retrieval JSONL (videos absent)"),
     "tacos": (convert_tacos, "TACoS moments, timestamps in frames -> seconds (JSON; videos absent)"),
+    "ontonotes": (convert_ontonotes, "OntoNotes 5 named entities, CoNLL-2012 *_gold_conll (LDC licence)"),
     "ace05": (convert_ace05, "ACE 2005 in DyGIE++ JSON lines (LDC licence): NER, RE and EE records per sentence"),
 }
 
