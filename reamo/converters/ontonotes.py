@@ -25,24 +25,31 @@ def ontonotes_type(t: str) -> str:
     return NAMED_TYPES.get(t, t.lower().replace("_", " "))
 
 
+class _Unbalanced(ValueError):
+    """A sentence's named-entity brackets do not balance; `line` is where it shows."""
+
+    def __init__(self, line: int, problem: str):
+        self.line = line
+        super().__init__(problem)
+
+
 def _sentence(rows: list[tuple[int, list[str]]]) -> tuple[list[str], list[tuple[int, int, str]]]:
-    """Tokens and (start, end, TYPE) spans of one sentence's rows; ValueError naming the line if the brackets
-    do not balance."""
+    """Tokens and (start, end, TYPE) spans of one sentence's rows; _Unbalanced if the brackets do not balance."""
     toks, spans, open_at = [], [], None
     for i, (lineno, cols) in enumerate(rows):
         toks.append(ESCAPES.get(cols[3], cols[3]))
         m = NE_TAG.match(cols[NE_COLUMN])
         if m.group("type"):
             if open_at is not None:
-                raise ValueError(f"line {lineno}: a named entity opens inside another")
+                raise _Unbalanced(lineno, "a named entity opens inside another")
             open_at = (i, m.group("type"))
         if cols[NE_COLUMN].endswith(")"):
             if open_at is None:
-                raise ValueError(f"line {lineno}: a named entity closes that never opened")
+                raise _Unbalanced(lineno, "a named entity closes that never opened")
             spans.append((open_at[0], i + 1, open_at[1]))
             open_at = None
     if open_at is not None:
-        raise ValueError(f"line {rows[open_at[0]][0]}: a named entity never closes")
+        raise _Unbalanced(rows[open_at[0]][0], "a named entity never closes")
     return toks, spans
 
 
@@ -57,9 +64,8 @@ def convert_ontonotes(path: Path, errors: list | None = None) -> list[Record]:
         if rows and not bad:
             try:
                 toks, spans = _sentence(rows)
-            except ValueError as e:
-                line = int(re.match(r"line (\d+)", str(e)).group(1))
-                report(errors, path, line, str(e).split(": ", 1)[1])
+            except _Unbalanced as e:
+                report(errors, path, e.line, str(e))
             else:
                 doc, part = rows[0][1][0], rows[0][1][1]
                 n = counts.get((doc, part), 0)
