@@ -114,10 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--max-new-tokens", type=int, default=256, help="answer length limit in tokens (default: 256)")
     e.add_argument("--out", help="write results as JSON (one input) or JSONL (--inputs); default: print them")
     e.add_argument("--viz", help="write a picture of the (first) result (PNG)")
-    from reamo.export import FORMAT_HELP
+    from reamo.export import FORMATS as EXPORTS
 
-    e.add_argument("--export", nargs="+", default=[], choices=list(FORMAT_HELP), metavar="FORMAT",
-                   help="also write the results for other tools: " + "; ".join(f"{k}: {v}" for k, v in FORMAT_HELP.items()))
+    e.add_argument("--export", nargs="+", default=[], choices=list(EXPORTS), metavar="FORMAT",
+                   help="also write the results for other tools: " + "; ".join(f"{k}: {v}" for k, (_, v) in EXPORTS.items()))
     e.add_argument("--export-dir", help="where --export writes (default: the folder of --out, else exports/)")
     e.set_defaults(func=cmd_extract)
 
@@ -200,11 +200,11 @@ def build_parser() -> argparse.ArgumentParser:
     w.set_defaults(func=cmd_demo)
 
     x = sub.add_parser("export", help="write saved results (reamo extract's JSON/JSONL) in formats other tools read",
-                       description="formats:\n" + "\n".join(f"  {k:12s} {v}" for k, v in FORMAT_HELP.items()),
+                       description="formats:\n" + "\n".join(f"  {k:12s} {v}" for k, (_, v) in EXPORTS.items()),
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     x.add_argument("--results", required=True, help="a results file of `reamo extract --out` (JSON or JSONL)")
-    x.add_argument("--format", required=True, nargs="+", choices=list(FORMAT_HELP), metavar="FORMAT",
-                   help="one or more of: " + ", ".join(FORMAT_HELP))
+    x.add_argument("--format", required=True, nargs="+", choices=list(EXPORTS), metavar="FORMAT",
+                   help="one or more of: " + ", ".join(EXPORTS))
     x.add_argument("--out", required=True, help="the folder to write into")
     x.add_argument("--fps", type=float, help="the videos' frame rate, for MOT and Label Studio frame numbers")
     x.set_defaults(func=cmd_export)

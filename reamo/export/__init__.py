@@ -23,15 +23,14 @@ from reamo.export.items import as_export_item
 from reamo.export.labelstudio import write_labelstudio
 from reamo.export.video import write_mot
 
-WRITERS = {"coco": write_coco, "rttm": write_rttm, "webvtt": write_webvtt, "mot": write_mot,
-           "labelstudio": write_labelstudio}
-FORMATS = tuple(WRITERS)
-FORMAT_HELP = {
-    "coco": "image masks as COCO results JSON with compressed RLE (coco_results.json + coco_images.json)",
-    "rttm": "audio spans as RTTM (audio.rttm)",
-    "webvtt": "audio spans as WebVTT (<id>.vtt per result)",
-    "mot": "video tracks: MOT boxes (<id>.mot.txt), MOTS masks in COCO RLE (<id>.mots.txt), <id>.tracks.json",
-    "labelstudio": "everything as Label Studio predictions (labelstudio/<media>/tasks.json + config.xml)",
+FORMATS = {  # name -> (writer, what it writes)
+    "coco": (write_coco, "image masks as COCO results JSON with compressed RLE (coco_results.json + coco_images.json)"),
+    "rttm": (write_rttm, "audio spans as RTTM (audio.rttm)"),
+    "webvtt": (write_webvtt, "audio spans as WebVTT (<id>.vtt per result)"),
+    "mot": (write_mot, "video tracks: MOT boxes (<id>.mot.txt), MOTS masks in COCO RLE (<id>.mots.txt), "
+                       "<id>.tracks.json"),
+    "labelstudio": (write_labelstudio, "everything as Label Studio predictions (labelstudio/<media>/tasks.json + "
+                                       "config.xml)"),
 }
 
 
@@ -45,7 +44,7 @@ class ExportReport:
 def export_results(results: Iterable[Any], fmt: str, out_dir: str | Path, fps: float | None = None) -> ExportReport:
     """Write `results` in format `fmt` under `out_dir`. `fps`: the video frame rate for MOT and Label Studio
     frame numbers, used when a result does not carry its loaded video (results read back from JSON)."""
-    if fmt not in WRITERS:
+    if fmt not in FORMATS:
         raise ExportError(fmt, f"unknown export format; known: {', '.join(FORMATS)}")
     report = ExportReport(fmt)
     items = []
@@ -54,5 +53,5 @@ def export_results(results: Iterable[Any], fmt: str, out_dir: str | Path, fps: f
             items.append(as_export_item(r, i))
         except ExportError as e:
             report.skipped.append(e)
-    report.files = WRITERS[fmt](items, Path(out_dir), report.skipped, fps=fps)
+    report.files = FORMATS[fmt][0](items, Path(out_dir), report.skipped, fps=fps)
     return report

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from reamo.errors import InputError, RecordError
 from reamo.export import export_results
+from reamo.records import read_jsonl
 
 
 def write_exports(results, formats: list[str], out_dir: str | Path, fps: float | None = None) -> int:
@@ -22,32 +23,22 @@ def write_exports(results, formats: list[str], out_dir: str | Path, fps: float |
     return left_out
 
 
-def read_results(path: Path) -> list[dict]:
-    """The results of `reamo extract --out`: one JSON object, or JSONL (a malformed line is reported with its
-    line number and the others kept)."""
+def read_results(path: Path) -> list:
+    """The results of `reamo extract --out`: one JSON object (as a dict), or JSONL read as records (a malformed
+    line is reported with its line number and the others kept)."""
     if not path.is_file():
         raise InputError(path, "results file not found")
-    text = path.read_text()
     try:
-        one = json.loads(text)
+        one = json.loads(path.read_text())
         if isinstance(one, dict):
             return [one]
     except json.JSONDecodeError:
         pass
-    out = []
-    for n, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            d = json.loads(line)
-        except json.JSONDecodeError as e:
-            print(f"skipped: {RecordError(path, n, f'not JSON: {e.msg}')}", file=sys.stderr)
-            continue
-        if not isinstance(d, dict):
-            print(f"skipped: {RecordError(path, n, 'not a JSON object')}", file=sys.stderr)
-            continue
-        out.append(d)
-    return out
+    errors: list[RecordError] = []
+    records = list(read_jsonl(path, errors=errors))
+    for e in errors:
+        print(f"skipped: {e}", file=sys.stderr)
+    return records
 
 
 def run_export(args) -> int:

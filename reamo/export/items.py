@@ -75,6 +75,25 @@ def grounded(record: Record, modality: str | None = None) -> Iterator[Grounded]:
             yield from one("argument", a.role, a.text, a.grounding, a.start, a.end)
 
 
+def frame_rate(g: Grounded, item: ExportItem, fps: float | None) -> float | None:
+    """A video grounding's frame rate: the one it records, else that of the video the result loaded, else `fps`
+    (the caller's); None when none is known or it is not positive."""
+    rate = g.grounding.get("fps") or item.fps or fps
+    return float(rate) if rate and rate > 0 else None
+
+
+def frame_number(t: float, rate: float) -> int:
+    """The frame (counted from 1) shown at `t` seconds."""
+    return int(round(float(t) * rate)) + 1
+
+
+def percent_box(box, width: int, height: int) -> dict:
+    """[x1, y1, x2, y2) in pixels -> {x, y, width, height} in percent of the picture (Label Studio's geometry)."""
+    x1, y1, x2, y2 = box
+    return {"x": 100 * x1 / width, "y": 100 * y1 / height, "width": 100 * (x2 - x1) / width,
+            "height": 100 * (y2 - y1) / height}
+
+
 def entity_label(e) -> str:
     """An entity's label: its type; "entity" when it has none (the arguments of an RE answer are untyped)."""
     return e.type or "entity"

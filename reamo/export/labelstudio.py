@@ -14,7 +14,7 @@ from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
 from reamo.errors import ExportError
-from reamo.export.items import ExportItem, entity_label, grounded
+from reamo.export.items import ExportItem, entity_label, frame_number, frame_rate, grounded, percent_box
 from reamo.records.masks import rle_decode
 
 MODEL_VERSION = "reamo"
@@ -63,10 +63,9 @@ class _Regions:
                          "value": {"format": "rle", "rle": [int(v) for v in mask2rle(m.astype("uint8") * 255)],
                                    "brushlabels": [g.label]}})
         if g.grounding.get("box"):
-            x1, y1, x2, y2 = g.grounding["box"]
             self.out.append({"id": self._id(), "from_name": "box", "type": "rectanglelabels", **common, "score": score,
-                             "value": {"x": 100 * x1 / w, "y": 100 * y1 / h, "width": 100 * (x2 - x1) / w,
-                                       "height": 100 * (y2 - y1) / h, "rotation": 0, "rectanglelabels": [g.label]}})
+                             "value": {**percent_box(g.grounding["box"], w, h), "rotation": 0,
+                                       "rectanglelabels": [g.label]}})
 
     def audio(self, g) -> None:
         self.labels["audio"].add(g.label)
@@ -80,10 +79,9 @@ class _Regions:
             if not f.get("box"):
                 continue
             h, w = (int(v) for v in f["mask_rle"]["size"])
-            x1, y1, x2, y2 = f["box"]
             t = float(f["t"])
-            seq.append({"frame": int(round(t * fps)) + 1 if fps else None, "time": t, "enabled": True, "rotation": 0,
-                        "x": 100 * x1 / w, "y": 100 * y1 / h, "width": 100 * (x2 - x1) / w, "height": 100 * (y2 - y1) / h})
+            seq.append({"frame": frame_number(t, fps) if fps else None, "time": t, "enabled": True, "rotation": 0,
+                        **percent_box(f["box"], w, h)})
         if not seq:
             return
         if fps is None:
@@ -121,7 +119,7 @@ def prediction(item: ExportItem, fps: float | None = None, mask2rle=None) -> tup
             elif g.modality == "audio":
                 r.audio(g)
             elif g.modality == "video":
-                r.video(g, g.grounding.get("fps") or item.fps or fps)
+                r.video(g, frame_rate(g, item, fps))
         except (KeyError, TypeError, ValueError) as e:
             if isinstance(e, ExportError):
                 raise

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reamo.errors import ExportError
 from reamo.export.coco import coco_bbox
-from reamo.export.items import ExportItem, grounded, unique_path
+from reamo.export.items import ExportItem, frame_number, frame_rate, grounded, unique_path
 
 
 def write_mot(items: list[ExportItem], out_dir: Path, skipped: list[ExportError], fps: float | None = None) -> list[Path]:
@@ -24,8 +24,8 @@ def write_mot(items: list[ExportItem], out_dir: Path, skipped: list[ExportError]
         tracks = list(grounded(rec, "video"))
         if not tracks:
             continue
-        rate = tracks[0].grounding.get("fps") or it.fps or fps
-        if not rate or rate <= 0:
+        rate = frame_rate(tracks[0], it, fps)
+        if rate is None:
             skipped.append(ExportError(rec.id, "MOT frame numbers need the video's frame rate: the result "
                                        "has none (its video grounding's `fps`); give fps (`--fps`)"))
             continue
@@ -37,7 +37,7 @@ def write_mot(items: list[ExportItem], out_dir: Path, skipped: list[ExportError]
                 info[n] = {"label": g.label, "text": g.text, "kind": g.kind, "class": cls, "object": cls * 1000 + n,
                            "span": g.grounding.get("span")}
                 for f in g.grounding.get("frames") or []:
-                    frame = int(round(float(f["t"]) * rate)) + 1
+                    frame = frame_number(f["t"], rate)
                     score = float(f.get("score", 1.0))
                     if f.get("box"):
                         x, y, w, h = coco_bbox(f["box"])
