@@ -64,7 +64,8 @@ def test_help_lists_every_format(capsys):
     out = capsys.readouterr().out
     assert all(name in out for name in FORMATS)
     assert set(FORMATS) == {"conll2003", "conll04", "twitter2015", "twitter2017", "mnre", "m2e2", "rams", "wikievents",
-                            "webnlg", "charades-sta", "qvhighlights", "tacos", "ontonotes", "ace05"}
+                            "webnlg", "charades-sta", "qvhighlights", "tacos", "ontonotes", "ace05", "nyt", "nyt11-hrl",
+                            "maven"}
 
 
 def _jsonl(path):
@@ -130,6 +131,9 @@ def test_webnlg(data_dir, tmp_path):
         ("A.C. Cesena", "ground", "Cesena")
     located = sum(e.start is not None for r in recs for e in r.entities) / sum(len(r.entities) for r in recs)
     assert located > 0.9  # nearly every triple argument is found verbatim in its sentence
+    # the candidate labels are rel2id.json's relation names (they were its numeric ids once)
+    names = json.loads((src.parent / "rel2id.json").read_text())[1]
+    assert recs[0].schema["relation_types"] == sorted(names) and "ground" in names
 
 
 def test_qvhighlights_and_tacos(data_dir, tmp_path):
@@ -274,3 +278,70 @@ def test_ontonotes_bad_rows_are_reported_with_their_line(tmp_path):
     bad.write_text("\n".join(only_brackets) + "\n")
     recs, errors = _convert("ontonotes", bad, tmp_path)
     assert [e.line for e in errors] == [k + 1] and "never closes" in str(errors[0]) and len(recs) == len(good) - 1
+
+
+def test_nyt_casrel_counts_and_offsets(tmp_path):
+    src = FIXTURES / "nyt" / "dev_triples.json"
+    data = json.loads(src.read_text())
+    recs, errors = _convert("nyt", src, tmp_path)
+    assert not errors and len(recs) == len(data) == 40
+    assert sum(len(r.relations) for r in recs) == sum(len(d["triple_list"]) for d in data) == 61
+    _check_offsets(recs)
+    assert all(e.start is not None for r in recs for e in r.entities)  # every NYT argument is in its sentence
+    r0 = recs[0]
+    assert [(h.text, rel.type, t.text) for rel in r0.relations for h, t in [rel.resolve(r0.entities)]] == \
+        [("Queens", "/location/location/contains", "Douglaston"),
+         ("Douglaston", "/location/neighborhood/neighborhood_of", "Queens")]
+    assert len(r0.schema["relation_types"]) == 24 and "/people/person/nationality" in r0.schema["relation_types"]
+
+
+def test_nyt11_hrl_spans_from_tags_and_bad_lines(tmp_path):
+    """The HRL-RE sample holds the NYT sample's sentences with their triples' tags: reading it must give the
+    same triples as the CasRel reader does for those sentences."""
+    src = FIXTURES / "nyt11_hrl.json"
+    lines = src.read_text().splitlines()
+    recs, errors = _convert("nyt11-hrl", src, tmp_path)
+    assert not errors and len(recs) == len(lines) == 8
+    assert sum(len(r.relations) for r in recs) == sum(len(json.loads(x)["relations"]) for x in lines)
+    _check_offsets(recs)
+    casrel = {d["text"]: d["triple_list"] for d in json.loads((FIXTURES / "nyt" / "dev_triples.json").read_text())}
+    for r in recs:
+        got = [[h.text, rel.type, t.text] for rel in r.relations for h, t in [rel.resolve(r.entities)]]
+        assert got == casrel[r.text]
+    broken = json.loads(lines[2])
+    broken["relations"][0]["tags"] = broken["relations"][0]["tags"][:-1]  # one tag short
+    no_tail = json.loads(lines[3])
+    no_tail["relations"][0]["tags"] = [0 if x in (5, 2) else x for x in no_tail["relations"][0]["tags"]]
+    bad = tmp_path / "bad.json"
+    bad.write_text("\n".join([lines[0], lines[1], json.dumps(broken), json.dumps(no_tail), "{oops", lines[4]]) + "\n")
+    recs, errors = _convert("nyt11-hrl", bad, tmp_path)
+    assert [e.line for e in errors] == [3, 4, 5] and "tags for" in str(errors[0]) and "tail" in str(errors[1])
+    assert len(recs) == 3
+
+
+def test_maven_sentences_documents_and_bad_lines(tmp_path):
+    """MAVEN has no public sample (the data is on Tsinghua Cloud): the fixture is written in the schema of
+    MAVEN-dataset's DataFormat.md and MAVEN-Argument's README (see fixtures/formats/README.md)."""
+    src = FIXTURES / "maven.jsonl"
+    docs = [json.loads(x) for x in src.read_text().splitlines()]
+    recs, errors = _convert("maven", src, tmp_path)
+    assert not errors
+    ed = [d for d in docs if "content" in d]
+    assert len(recs) == sum(len(d["content"]) for d in ed) + 1  # a record a sentence, one for the MAVEN-Arg doc
+    assert sum(len(r.events) for r in recs) == sum(len(e["mention"]) for d in docs for e in d["events"])
+    _check_offsets(recs)
+    first = recs[0]
+    assert [(e.type, e.trigger.text) for e in first.events] == [("Causation", "caused"), ("Catastrophe", "flood")]
+    assert recs[2].events == []  # "thanked" is a negative trigger, not an event
+    arg = recs[-1]
+    assert [(a.role, a.text) for a in arg.events[0].arguments] == [("Agent", "The band"), ("Destination", "Canada"),
+                                                                  ("Time", "1985")]
+    assert set(arg.schema["event_types"]["Traveling"]) == {"Agent", "Destination", "Time"}
+    wrong = json.loads(src.read_text().splitlines()[0])
+    wrong["events"][0]["mention"][0]["offset"] = [3, 4]  # "the", not "caused"
+    test_split = {"id": "t", "content": docs[0]["content"], "candidates": []}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("\n".join([json.dumps(wrong), json.dumps(test_split), json.dumps(docs[1])]) + "\n")
+    recs, errors = _convert("maven", bad, tmp_path)
+    assert [e.line for e in errors] == [1, 2] and "trigger_word" in str(errors[0]) and "test" in str(errors[1])
+    assert len(recs) == len(docs[1]["content"])

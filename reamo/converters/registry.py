@@ -11,8 +11,9 @@ from reamo.converters.m2e2 import convert_m2e2
 from reamo.converters.mnre import convert_mnre
 from reamo.converters.moments import convert_charades_sta, convert_qvhighlights, convert_tacos
 from reamo.converters.ontonotes import convert_ontonotes
+from reamo.converters.triples import convert_nyt, convert_nyt11_hrl, convert_webnlg
 from reamo.converters.tweets import convert_twitter2015, convert_twitter2017
-from reamo.converters.webnlg import convert_webnlg
+from reamo.converters.maven import convert_maven
 from reamo.errors import InputError, RecordError
 from reamo.records import write_jsonl
 
@@ -30,6 +31,9 @@ FORMATS = {
     "qvhighlights": (convert_qvhighlights, "QVHighlights moment retrieval JSONL (videos absent)"),
     "tacos": (convert_tacos, "TACoS moments, timestamps in frames -> seconds (JSON; videos absent)"),
     "ontonotes": (convert_ontonotes, "OntoNotes 5 named entities, CoNLL-2012 *_gold_conll (LDC licence)"),
+    "nyt": (convert_nyt, "NYT relational triples, CopyRE/CasRel JSON ([{text, triple_list}]; rel2id.json beside it)"),
+    "nyt11-hrl": (convert_nyt11_hrl, "NYT10/NYT11 of HRL-RE: JSON lines {sentext, relations [{rtext, tags}]}"),
+    "maven": (convert_maven, "MAVEN event detection / MAVEN-Arg JSON lines (train and valid; test hides labels)"),
     "ace05": (convert_ace05, "ACE 2005 in DyGIE++ JSON lines (LDC licence): NER, RE and EE records per sentence"),
 }
 
