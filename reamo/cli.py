@@ -5,6 +5,7 @@
     reamo train     --config configs/phases/phase1_uie.yaml [--set key=value ...]
     reamo eval      --model DIR --benchmark DIR --out DIR     |   --predictions P.jsonl --gold G.jsonl
     reamo data convert --format NAME IN OUT.jsonl
+    reamo data mix     --config configs/data/phase1_public.yaml --out DIR [--source NAME=PATH]
     reamo quickstart [--out DIR] [--smoke] [--recipe smollm2|tiny] [--visual shapes|photo] [--audio sounds|tones]
     reamo demo      --model DIR [--host 127.0.0.1] [--port 7860]
     reamo bench build --out BENCH [--data DIR] [--per-set 200] [--no-speech]
@@ -57,6 +58,12 @@ def cmd_data(args) -> int:
     from reamo.converters import cli as conv_cli
 
     return conv_cli.run(args)
+
+
+def cmd_mix(args) -> int:
+    from reamo.corpora import cli as mix_cli
+
+    return mix_cli.run(args, parse_sets(args.set))
 
 
 def cmd_quickstart(args) -> int:
@@ -142,6 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("input", help="the public dataset file")
     c.add_argument("output", help="the JSONL of Reamo records to write")
     c.set_defaults(func=cmd_data)
+    mx = dsub.add_parser("mix", help="build the phase-1 mixture of public text IE sets (with a manifest and eval sets)")
+    mx.add_argument("--config", default="configs/data/phase1_public.yaml",
+                    help="the mixture's YAML: sources, weights, size, label sampling, eval sets "
+                         "(default: configs/data/phase1_public.yaml)")
+    mx.add_argument("--out", required=True, help="the folder for train.jsonl, manifest.json and eval/")
+    mx.add_argument("--source", action="append", default=[], metavar="NAME=PATH",
+                    help="where a source or eval set of the config is (a file, or the folder holding it); repeatable")
+    mx.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                    help="override a key of the config (e.g. size=4000, labels.drop=0.2); repeatable")
+    mx.set_defaults(func=cmd_mix)
 
     q = sub.add_parser("quickstart", help="generate a grounded corpus, train all four phases on CPU, evaluate")
     q.add_argument("--out", default="runs/quickstart",

@@ -1,0 +1,83 @@
+"""Label sampling for instruction tuning (as InstructUIE and UIE do): each training record is given a label list
+that is not its dataset's fixed one, so that the model learns to read the labels it is given rather than
+memorise them. Of a record's own types some are left out (its items of those types leave the answer: missing
+types), types from the task's label pool that the record does not hold are added (negative types), and the
+order is shuffled. Everything is drawn from the generator passed in, so a seeded build is reproducible."""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+
+import numpy as np
+
+from reamo.configbase import Config
+from reamo.records import Record
+
+
+@dataclass
+class LabelSampling(Config):
+    drop: float = 0.15  # each of the record's own types is left out with this probability (one always stays)
+    negatives: list[int] = None  # how many pool types the record does not hold are added: uniform in [lo, hi]
+    max_labels: int = 16  # at most this many labels in all (own types first, then negatives)
+    shuffle: bool = True
+
+    def __post_init__(self):
+        if self.negatives is None:
+            self.negatives = [0, 4]
+        self.check(0.0 <= self.drop < 1.0, "drop", "must be in [0, 1)")
+        self.check(len(self.negatives) == 2 and 0 <= self.negatives[0] <= self.negatives[1], "negatives",
+                   "must be [lo, hi] with 0 <= lo <= hi")
+        self.check(self.max_labels >= 1, "max_labels", "must be >= 1")
+
+
+def own_types(rec: Record) -> list[str]:
+    """The types a record's answer uses, in first-seen order."""
+    if rec.task == "ner":
+        xs = [e.type for e in rec.entities]
+    elif rec.task == "re":
+        xs = [r.type for r in rec.relations]
+    else:
+        xs = [e.type for e in rec.events]
+    return list(dict.fromkeys(xs))
+
+
+def schema_types(task: str, schema: dict) -> list[str]:
+    if task == "ner":
+        return list(schema.get("entity_types", []))
+    if task == "re":
+        return list(schema.get("relation_types", []))
+    return list(schema.get("event_types", {}))
+
+
+def sample_labels(rec: Record, pool: list[str], roles: dict[str, list[str]], cfg: LabelSampling,
+                  rng: np.random.Generator) -> Record:
+    """A copy of `rec` whose schema is a sampled label list and whose answer keeps only the items of the listed
+    types. `pool`: every label of the task in the mixture; `roles`: event type -> roles (EE)."""
+    out = copy.deepcopy(rec)
+    own = own_types(rec)
+    keep = [t for t in own if rng.random() >= cfg.drop]
+    if own and not keep:
+        keep = [own[int(rng.integers(len(own)))]]
+    # a record with no items keeps a few of its dataset's labels (nothing of them is in it: that is the answer)
+    others = [t for t in pool if t not in own]
+    lo, hi = cfg.negatives
+    n_neg = int(rng.integers(lo, hi + 1)) if others else 0
+    if not own:
+        n_neg = max(n_neg, 1)
+    neg = [others[i] for i in rng.choice(len(others), min(n_neg, len(others)), replace=False)] if others else []
+    labels = (keep + neg)[: cfg.max_labels]
+    if cfg.shuffle:
+        labels = [labels[i] for i in rng.permutation(len(labels))]
+    listed = set(labels)
+    if rec.task == "ner":
+        out.entities = [e for e in out.entities if e.type in listed]
+        out.schema = {"entity_types": labels}
+    elif rec.task == "re":
+        out.relations = [r for r in out.relations if r.type in listed]
+        out.schema = {"relation_types": labels}
+        if rec.schema.get("entity_types"):
+            out.schema["entity_types"] = list(rec.schema["entity_types"])
+    else:
+        out.events = [e for e in out.events if e.type in listed]
+        out.schema = {"event_types": {t: list(roles.get(t, [])) for t in labels}}
+    return out
