@@ -1,0 +1,152 @@
+"""The phase-1 mixture (reamo.corpora): label sampling, the build on the real training files of ../shared/data and
+the NYT sample, its manifest, reproducibility, and what it does with absent sources and bad lines."""
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from reamo.cli import main as cli_main
+from reamo.corpora import LabelSampling, MixtureConfig, build_mixture, sample_labels
+from reamo.corpora.labels import own_types
+from reamo.errors import ConfigError, InputError
+from reamo.records import Entity, Event, Record, Relation, Span, read_jsonl
+
+FIXTURES = Path(__file__).parent / "fixtures" / "formats"
+NER_POOL = ["person", "location", "organization", "miscellaneous", "date", "product"]
+
+
+def _ner(types):
+    text = " ".join(f"w{i}" for i in range(len(types)))
+    ents = [Entity(f"w{i}", t, 3 * i, 3 * i + 2) for i, t in enumerate(types)]
+    return Record("r", "ner", text, schema={"entity_types": NER_POOL[:4]}, entities=ents)
+
+
+def test_sampled_labels_hold_the_answer_and_only_it():
+    rng = np.random.default_rng(0)
+    cfg = LabelSampling(drop=0.3, negatives=[1, 3], max_labels=8)
+    dropped = added = 0
+    for _ in range(300):
+        rec = _ner(["person", "location", "person", "organization"])
+        out = sample_labels(rec, NER_POOL, {}, cfg, rng)
+        labels = out.schema["entity_types"]
+        assert len(labels) == len(set(labels)) <= 8
+        # the answer keeps exactly the items whose type is listed
+        assert [e.type for e in out.entities] == [e.type for e in rec.entities if e.type in labels]
+        assert set(own_types(out)) <= set(labels) and own_types(out)  # one own type always stays
+        dropped += len({"person", "location", "organization"} - set(labels))
+        added += len(set(labels) - {"person", "location", "organization"})
+        assert rec.schema["entity_types"] == NER_POOL[:4] and len(rec.entities) == 4  # the input is not changed
+    assert dropped > 0 and added > 0
+    # shuffled: the same labels come in more than one order
+    orders = {tuple(sample_labels(_ner(["person", "location"]), ["person", "location"], {}, LabelSampling(drop=0.0),
+                                  np.random.default_rng(s)).schema["entity_types"]) for s in range(20)}
+    assert len(orders) == 2
+
+
+def test_a_record_without_items_is_asked_for_some_labels_and_ee_keeps_roles():
+    rng = np.random.default_rng(1)
+    out = sample_labels(_ner([]), NER_POOL, {}, LabelSampling(negatives=[0, 0]), rng)
+    assert len(out.schema["entity_types"]) == 1 and out.entities == []
+    ev = Record("e", "ee", "Troops attacked the town", schema={"event_types": {"attack": ["attacker"], "move": []}},
+                events=[Event("attack", Span("attacked", 7, 15))])
+    roles = {"attack": ["attacker", "target"], "move": ["mover"], "die": ["victim"]}
+    out = sample_labels(ev, list(roles), roles, LabelSampling(drop=0.0, negatives=[2, 2]), rng)
+    assert out.schema["event_types"] == {t: roles[t] for t in out.schema["event_types"]}
+    assert set(out.schema["event_types"]) == set(roles) and [e.type for e in out.events] == ["attack"]
+    rel = Record("x", "re", "A in B", schema={"relation_types": ["in", "of"], "entity_types": ["place"]},
+                 entities=[Entity("A", "", 0, 1), Entity("B", "", 5, 6)], relations=[Relation(0, 1, "in")])
+    out = sample_labels(rel, ["in", "of"], {}, LabelSampling(drop=0.0, negatives=[0, 0]), rng)
+    assert out.schema == {"relation_types": ["in"], "entity_types": ["place"]}
+
+
+@pytest.mark.parametrize("bad", [{"drop": 1.0}, {"negatives": [3, 1]}, {"max_labels": 0}])
+def test_label_sampling_config_is_checked(bad):
+    with pytest.raises(ConfigError):
+        LabelSampling.from_dict(bad)
+
+
+def _config(data_dir, **over) -> MixtureConfig:
+    d = {"size": 300, "seed": 3, "data_dir": str(data_dir),
+         "sources": [{"name": "conll03", "format": "conll2003", "path": "text/conll2003/train.txt", "weight": 2,
+                      "max_records": 500, "licence": "research"},
+                     {"name": "conll04", "format": "conll04", "path": "text/conll04/conll04_train.json", "weight": 1},
+                     {"name": "nyt", "format": "nyt", "path": "nyt/dev_triples.json", "split": "dev", "weight": 1,
+                      "optional": True},
+                     {"name": "rams", "format": "rams", "path": "text/rams/dev.jsonlines", "split": "dev", "weight": 1},
+                     {"name": "maven", "format": "maven", "path": "maven/train.jsonl", "optional": True}],
+         "eval": [{"name": "conll03", "format": "conll2003", "path": "text/conll2003/dev.txt", "role": "dev", "limit": 50},
+                  {"name": "conll03", "format": "conll2003", "path": "text/conll2003/test.txt", "role": "test", "limit": 40}]}
+    d.update(over)
+    return MixtureConfig.from_dict(d)
+
+
+def test_mixture_on_real_training_files(data_dir, tmp_path):
+    cfg = _config(data_dir)
+    m = build_mixture(cfg, tmp_path / "a", {"nyt": str(FIXTURES / "nyt")})
+    recs = list(read_jsonl(tmp_path / "a" / "train.jsonl"))
+    assert len(recs) == m["examples"] == 300
+    by_source = {s["name"]: s for s in m["sources"]}
+    assert {k: v["examples"] for k, v in by_source.items()} == {"conll03": 120, "conll04": 60, "nyt": 60, "rams": 60}
+    assert [x["name"] for x in m["left_out"]] == ["maven"]
+    assert by_source["conll03"]["records"] == 500 and by_source["nyt"]["records"] == 40
+    assert by_source["nyt"]["epochs_of_source"] == 1.5 and by_source["conll03"]["licence"] == "research"
+    assert len(by_source["rams"]["sha256"]) == 64 and by_source["rams"]["split"] == "dev"
+    assert {r.extra["source"] for r in recs} == set(by_source) and m["tasks"] == {"ner": 120, "re": 120, "ee": 60}
+    # RE labels come from the pool of both RE sources (CoNLL04's and NYT's relations in one prompt)
+    re_labels = {t for r in recs if r.task == "re" for t in r.schema["relation_types"]}
+    assert "live in" in re_labels and "/location/location/contains" in re_labels
+    for r in recs:  # every answer item's type is in its prompt's labels
+        listed = set(r.schema[{"ner": "entity_types", "re": "relation_types", "ee": "event_types"}[r.task]])
+        assert set(own_types(r)) <= listed
+    dev = list(read_jsonl(tmp_path / "a" / "eval" / "dev" / "T" / "conll03.jsonl"))
+    test = list(read_jsonl(tmp_path / "a" / "eval" / "test" / "T" / "conll03.jsonl"))
+    assert len(dev) == 50 and len(test) == 40 and dev[0].schema == {"entity_types": ["person", "location", "organization",
+                                                                                     "miscellaneous"]}
+    # the same config builds the same bytes; another seed another mixture
+    build_mixture(cfg, tmp_path / "b", {"nyt": str(FIXTURES / "nyt")})
+    for f in ("train.jsonl", "manifest.json", "eval/test/T/conll03.jsonl"):
+        assert (tmp_path / "a" / f).read_bytes() == (tmp_path / "b" / f).read_bytes()
+    build_mixture(_config(data_dir, seed=4), tmp_path / "c", {"nyt": str(FIXTURES / "nyt")})
+    assert (tmp_path / "c" / "train.jsonl").read_bytes() != (tmp_path / "a" / "train.jsonl").read_bytes()
+
+
+def test_absent_sources_bad_lines_and_bad_configs(data_dir, tmp_path):
+    with pytest.raises(InputError, match="conll04_train.json.*--source conll04=PATH"):
+        build_mixture(_config(data_dir), tmp_path / "x", {"conll04": str(tmp_path / "nowhere" / "conll04_train.json")})
+    with pytest.raises(InputError, match="no source or evaluation set named 'nope'"):
+        build_mixture(_config(data_dir), tmp_path / "x", {"nope": "a"})
+    with pytest.raises(ConfigError, match="format"):
+        _config(data_dir, sources=[{"name": "a", "format": "nope", "path": "x"}])
+    with pytest.raises(ConfigError, match="unique"):
+        _config(data_dir, sources=[{"name": "a", "format": "nyt", "path": "x"}, {"name": "a", "format": "nyt", "path": "y"}])
+    lines = (FIXTURES / "nyt11_hrl.json").read_text().splitlines()
+    bad = tmp_path / "nyt11" / "train.json"
+    bad.parent.mkdir()
+    bad.write_text("\n".join(lines[:3] + ["{broken"] + lines[3:]) + "\n")
+    cfg = _config(data_dir, size=40, sources=[{"name": "nyt11", "format": "nyt11-hrl", "path": str(bad)}], eval=[])
+    m = build_mixture(cfg, tmp_path / "y")
+    assert m["sources"][0]["bad_lines"] == 1 and m["sources"][0]["records"] == len(lines)
+
+
+def test_reamo_data_mix_cli(data_dir, tmp_path, capsys):
+    cfg = tmp_path / "mix.yaml"
+    cfg.write_text(json.dumps(_config(data_dir).to_dict()))  # JSON is YAML
+    out = tmp_path / "out"
+    assert cli_main(["data", "mix", "--config", str(cfg), "--out", str(out), "--source", f"nyt={FIXTURES / 'nyt'}",
+                     "--set", "size=100", "--set", "labels.drop=0.0"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["examples"] == 100 and summary["left_out"] == ["maven"] and summary["eval"] == {"dev/conll03": 50,
+                                                                                                  "test/conll03": 40}
+    assert json.loads((out / "manifest.json").read_text())["labels"]["drop"] == 0.0
+    assert cli_main(["data", "mix", "--config", str(cfg), "--out", str(out), "--source", "nyt"]) == 2
+    assert "--source: expected NAME=PATH, got 'nyt'" in capsys.readouterr().err
+
+
+def test_the_committed_mixture_config_reads():
+    cfg = MixtureConfig.from_yaml(Path(__file__).resolve().parents[1] / "configs" / "data" / "phase1_public.yaml")
+    names = {s.name for s in cfg.sources}
+    assert {"conll03", "conll04", "rams", "nyt", "maven", "nyt11", "ontonotes", "ace05"} == names
+    zero_shot = {"twitter2017", "mnre", "m2e2", "webnlg", "wikievents"}
+    assert not {s.format for s in cfg.sources} & zero_shot  # the zero-shot sets never train
+    assert all(e.split != "train" for e in cfg.eval)
