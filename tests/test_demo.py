@@ -65,6 +65,22 @@ def test_parse_labels():
             parse_labels("ner", bad)
 
 
+def test_real_sentence_examples_one_per_task(data_dir, tmp_path):
+    """The demo offers one real test sentence per task, with its dataset's labels in the form the page parses."""
+    from reamo.demo.app import example_rows
+    from reamo.demo.examples import real_text_examples
+
+    rows = real_text_examples(data_dir)
+    assert [r[4] for r in rows] == ["ner", "re", "ee"]
+    assert rows[0][0].startswith("Japan began the defence of their Asian Cup title")
+    assert parse_labels("ner", rows[0][5]) == ["person", "location", "organization", "miscellaneous"]
+    assert "live in" in parse_labels("re", rows[1][5])
+    assert parse_labels("ee", rows[2][5])["event_types"]["Conflict:Attack"] == ["Attacker", "Instrument", "Place", "Target"]
+    assert all(r[1] is r[2] is r[3] is None for r in rows)  # text alone
+    assert rows == [r for r in example_rows(None, None, str(data_dir), tmp_path) if r[4] != "ner" or not r[1]][:3]
+    assert real_text_examples(tmp_path) == []  # no data folder: no examples, no error
+
+
 def test_limits_are_validated():
     with pytest.raises(ValueError, match="max_audio_seconds"):
         DemoLimits(max_audio_seconds=0)

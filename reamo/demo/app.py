@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from reamo.demo.examples import EXAMPLE_COLUMNS, corpus_examples, shared_media_examples
+from reamo.demo.examples import EXAMPLE_COLUMNS, corpus_examples, real_text_examples, shared_media_examples
 from reamo.demo.service import TABLE_HEADERS, DemoLimits, DemoRequest, DemoService
 
 HOW_TO_GET_A_MODEL = """reamo demo needs a trained model folder (--model DIR). To make one on this machine:
@@ -84,7 +84,9 @@ def example_rows(model_dir: Path | None, examples: str | None, shared_data: str 
         rows += corpus_examples(corpus)
     from reamo.paths import default_shared_data
 
-    rows += shared_media_examples(shared_data if shared_data else default_shared_data(), workdir)
+    data = shared_data if shared_data else default_shared_data()
+    rows += real_text_examples(data)
+    rows += shared_media_examples(data, workdir)
     assert all(len(r) == len(EXAMPLE_COLUMNS) for r in rows)
     return rows
 

@@ -1,5 +1,6 @@
 """Clickable examples for the demo: test-split inputs of a quickstart corpus (inputs the model never saw in
-training) and real media from the shared data folder, when they are present."""
+training), one real sentence per task from public test splits (CoNLL-2003 NER, CoNLL04 RE, M2E2 text events) and
+real media from the shared data folder, when they are present."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -39,6 +40,37 @@ def corpus_examples(path: str | Path, limit: int = 8) -> list[list]:
                                      for m in ("image", "audio", "video")), r.task, _labels(r.task, r.schema)])
         if len(rows) >= limit:
             break
+    return rows
+
+
+# (task, format, path under the data folder): the first test sentence with two or more labelled items
+REAL_TEXT = [("ner", "conll2003", "text/conll2003/test.txt"), ("re", "conll04", "text/conll04/conll04_test.json"),
+             ("ee", "m2e2", "multimodal/m2e2")]
+
+
+def _items(r) -> int:
+    return len(r.entities) if r.task == "ner" else len(r.relations) if r.task == "re" else \
+        sum(1 + len(e.arguments) for e in r.events)
+
+
+def real_text_examples(data_dir: str | Path | None) -> list[list]:
+    """One real sentence per task from the public test splits in the data folder, with its dataset's labels
+    (the models of `scripts/phase1_public.sh` never trained on these splits)."""
+    from reamo.converters import read_format
+
+    rows = []
+    d = Path(data_dir) if data_dir else None
+    for task, fmt, rel in REAL_TEXT:
+        if d is None or not (d / rel).exists():
+            continue
+        try:
+            recs = read_format(fmt, d / rel, [])
+        except (RecordError, OSError, ValueError):
+            continue
+        r = next((r for r in recs if r.task == task and r.text and not r.text.isupper()
+                  and 12 <= len(r.text.split()) <= 40 and _items(r) >= 2), None)
+        if r is not None:
+            rows.append([r.text, None, None, None, task, _labels(task, r.schema)])
     return rows
 
 
