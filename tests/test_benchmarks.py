@@ -106,3 +106,22 @@ def test_quickstart_heldout_split():
     recs = [held, other, elsewhere, rec("h2", "A", ["animal"])]
     assert [r.id for r in select(recs, ["A"], 2)] == ["h", "o"] and [r.id for r in select(recs, None, 1)] == ["h", "e"]
     assert [r.id for r in select(recs, ["T+A", "A"], None)] == ["h", "o", "e", "h2"]
+
+
+def test_label_following_variants(data_dir):
+    from label_following import variants
+
+    from reamo.converters import read_format
+
+    gold = read_format("conll2003", data_dir / "text" / "conll2003" / "dev.txt")[:50]
+    v = variants(gold, seed=0)
+    assert v["given"] == gold and all(len(v[k]) == 50 for k in v)
+    full = ["person", "location", "organization", "miscellaneous"]
+    assert all(sorted(r.schema["entity_types"]) == sorted(full) for r in v["shuffled"])
+    assert any(r.schema["entity_types"] != full for r in v["shuffled"])
+    for g, s in zip(gold, v["subset"]):
+        assert len(s.schema["entity_types"]) == 2
+        assert [e.text for e in s.entities] == [e.text for e in g.entities if e.type in s.schema["entity_types"]]
+    assert all(r.schema["entity_types"] == ["human", "place", "group", "other thing"] for r in v["renamed"])
+    assert {e.type for r in v["renamed"] for e in r.entities} <= {"human", "place", "group", "other thing"}
+    assert [e.type for e in gold[1].entities] and gold[1].entities[0].type in full  # the input is not changed

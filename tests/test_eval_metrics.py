@@ -152,3 +152,29 @@ def test_absent_media_groundings_are_not_scored():
     s.add(Record("g", "ner", "Trump spoke", entities=[Entity("Trump", "person", 0, 5)]), g)
     d = s.to_dict()
     assert d["ner"]["f1"] == 1.0 and "image_miou" not in d and d["failed"] == 0
+
+
+def test_answers_that_do_not_parse_and_labels_off_the_list_are_counted():
+    """Parse the model's raw answers as extraction does, score them, and read the counts and P/R in the table."""
+    from reamo.evaluation.report import markdown_table
+    from reamo.evaluation.runner import score_predictions
+    from reamo.records.formats import parse_answer
+
+    text = "Alice met Bob in Paris"
+    gold = [Record(f"g{i}", "ner", text, schema={"entity_types": ["person", "location"]},
+                   entities=[Entity("Alice", "person", 0, 5), Entity("Paris", "location", 17, 22)]) for i in range(4)]
+    answers = ["(Alice, person)(Paris, location)",  # right
+               "(Alice, person)(Paris",  # a tuple cut off: does not parse (Alice still counts)
+               "(Alice, person)(Bob, athlete)",  # a label that was not listed
+               "(Alice person)"]  # malformed
+    preds = {}
+    for g, a in zip(gold, answers):
+        res = parse_answer(a, "ner", g.schema, text)
+        preds[g.id] = {"id": g.id, "task": "ner", "text": text,
+                       "entities": [e.to_dict() for e in res.entities], "warnings": res.warnings}
+    s = score_predictions(gold, preds).to_dict()
+    assert (s["unparsed"], s["off_list"], s["failed"]) == (2, 1, 0)
+    assert s["ner"]["tp"] == 4 and s["ner"]["n_pred"] == 5 and s["ner"]["n_gold"] == 8
+    table = markdown_table({("T", "toy"): s})
+    assert table.splitlines()[0].startswith("| input | set | items | failed | unparsed | off-list | P | R | F1 |")
+    assert "| T | toy | 4 | 0 | 2 | 1 | 80.0 | 50.0 | 61.5 |" in table

@@ -69,7 +69,7 @@ def test_absent_media_evaluate_on_text_and_failures_are_reported(tmp_path):
     bad = res[("I", "pascal-c")]
     assert bad["failed"] == 2 and bad["first_error"].startswith("MediaNotFoundError")
     table = (out / "table.md").read_text()
-    assert "| I | pascal-c | 2 | 2 (all failed) | - |" in table
+    assert "| I | pascal-c | 2 | 2 (all failed) | 0 | 0 | - | - | - |" in table
     assert "I/pascal-c: 2 of 2 items failed; first error: MediaNotFoundError" in table
     scores = json.loads((out / "scores.json").read_text())
     assert scores["I/pascal-c"]["failed"] == 2 and scores["T+I/twt17"]["failed"] == 0

@@ -263,6 +263,11 @@ class MomentScores:
         return {"r1_iou0.5": r(0.5), "r1_iou0.7": r(0.7), "miou": round(sum(self.ious) / n, 4) if n else 0.0, "n": n}
 
 
+# the parser's warnings (reamo.records.formats) that mean part of an answer did not parse
+UNPARSED_WARNINGS = ("answer is not text", "unmatched ')'", "unterminated tuple", "malformed ", "relation tuple with an empty",
+                     "event tuple without a Type", "unterminated meta-response")
+
+
 # ---- a whole set --------------------------------------------------------------------------------------------
 @dataclass
 class SetScores:
@@ -277,6 +282,14 @@ class SetScores:
     records: int = 0
     failed: int = 0
     first_error: str | None = None
+    unparsed: int = 0  # answers with a piece that does not parse (skipped; the rest of the answer is scored)
+    off_list: int = 0  # answers naming a label that the prompt did not list
+
+    def add_warnings(self, warnings: list[str] | None) -> None:
+        """Count an answer's parser warnings (reamo.records.formats): a malformed piece, a label off the list."""
+        w = warnings or []
+        self.unparsed += any(x.startswith(UNPARSED_WARNINGS) for x in w)
+        self.off_list += any(x.startswith("label ") and "is not in the schema" in x for x in w)
 
     def add(self, pred: Record | None, gold: Record, error: str | None = None) -> None:
         """Score one item; `pred` None (with `error`, its message) is a failed item: it counts as predicting
@@ -309,7 +322,8 @@ class SetScores:
             self.audio.add(audio_scores(pred, gold))
 
     def to_dict(self) -> dict:
-        out = {"records": self.records, "failed": self.failed, "first_error": self.first_error}
+        out = {"records": self.records, "failed": self.failed, "first_error": self.first_error,
+               "unparsed": self.unparsed, "off_list": self.off_list}
         if self.moment.ious:
             out["moment"] = self.moment.to_dict()
         for k in ("ner", "re", "et", "ea"):

@@ -43,6 +43,12 @@ def discover(bench: str | Path) -> list[tuple[str, str, str, Path]]:
     return found
 
 
+def precision_recall(scores: dict) -> tuple[float | None, float | None]:
+    """Precision and recall (percent) of the set's main F1 (NER, RE or event triggers)."""
+    k = next((k for k in ("ner", "re", "et") if k in scores), None)
+    return (None, None) if k is None else (round(100 * scores[k]["precision"], 1), round(100 * scores[k]["recall"], 1))
+
+
 def main_metric(scores: dict) -> tuple[float | None, float | None, float | None]:
     """(F1 of the set's task, EA F1 for events, grounding score) in percent."""
     f1 = next((scores[k]["f1"] for k in ("ner", "re", "et") if k in scores), None)
@@ -53,11 +59,12 @@ def main_metric(scores: dict) -> tuple[float | None, float | None, float | None]
 
 
 def markdown_table(results: dict[tuple[str, str], dict]) -> str:
-    """One row per set: items, failed items, the set's metrics, the paper's figures. A set whose items all
+    """One row per set: items, failed items, answers with a piece that did not parse, answers naming a label off
+    the given list, precision, recall and F1 of the set's task, the paper's figures. A set whose items all
     failed shows no score ("all failed"); under the table, each set with failures gives its first error."""
     fmt = lambda v: "-" if v is None else f"{v:.1f}"
     has_mr = any("moment" in s for s in results.values())
-    head = "| input | set | items | failed | F1 | EA F1 | grounding |" + (" R@1 0.5 | R@1 0.7 | mIoU |" if has_mr else "")
+    head = "| input | set | items | failed | unparsed | off-list | P | R | F1 | EA F1 | grounding |" + (" R@1 0.5 | R@1 0.7 | mIoU |" if has_mr else "")
     lines = [head + " paper F1 | paper grounding |", "|---" * (head.count("|") + 1) + "|"]
     notes = []
     for (combo, name), s in results.items():
@@ -65,8 +72,9 @@ def markdown_table(results: dict[tuple[str, str], dict]) -> str:
         n, failed = s.get("records", 0), s.get("failed", 0)
         if n and failed == n:
             f1 = ea = g = None
+        p, r = precision_recall(s) if f1 is not None else (None, None)
         cells = [combo, name, str(n), f"{failed}" + (" (all failed)" if n and failed == n else ""),
-                 fmt(f1), fmt(ea), fmt(g)]
+                 str(s.get("unparsed", 0)), str(s.get("off_list", 0)), fmt(p), fmt(r), fmt(f1), fmt(ea), fmt(g)]
         if has_mr:
             m = s.get("moment")
             cells += [fmt(100 * m[k]) if m and failed < n else "-" for k in ("r1_iou0.5", "r1_iou0.7", "miou")]

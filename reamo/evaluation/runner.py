@@ -61,6 +61,8 @@ def score_predictions(gold: list[Record], predictions: dict) -> SetScores:
         d = predictions.get(g.id)
         scores.add(result_record(d) if d is not None else None, g,
                    error_message(d) if d is not None else "no prediction was made")
+        if d is not None:
+            scores.add_warnings(d.get("warnings"))
     return scores
 
 
