@@ -100,12 +100,22 @@ def _resolve(path: str, cfg: MixtureConfig, overrides: dict[str, str], name: str
     return (data if data.is_absolute() else base / data) / p
 
 
-def _read(fmt: str, path: Path, what: str) -> tuple[list[Record], list[RecordError]]:
+def _load(entry: SourceConfig | EvalSetConfig, kind: str, cfg: MixtureConfig, overrides: dict[str, str], base: Path,
+          manifest: dict) -> tuple[Path, list[Record], list[RecordError]] | None:
+    """The text records of a source or evaluation set and its bad lines; None for an optional one that is absent
+    (noted in the manifest's left_out)."""
+    path = _resolve(entry.path, cfg, overrides, entry.name, base)
+    if not path.exists():
+        if entry.optional:
+            manifest["left_out"].append({"name": entry.name, "path": str(path), "why": f"not found (optional {kind})"})
+            return None
+        raise InputError(str(path), f"{kind} {entry.name!r} ({entry.format}, {entry.split}) not found; give it with "
+                                    f"--source {entry.name}=PATH")
     errors: list[RecordError] = []
-    recs = read_format(fmt, path, errors)
+    recs = read_format(entry.format, path, errors)
     for e in errors[:5]:
-        log.warning("%s: skipped %s", what, e)
-    return recs, errors
+        log.warning("%s: skipped %s", entry.name, e)
+    return path, [r for r in recs if r.text], errors  # phase 1 is text IE
 
 
 def _counts(recs: list[Record]) -> dict:
@@ -128,15 +138,10 @@ def build_mixture(cfg: MixtureConfig, out: str | Path, overrides: dict[str, str]
                       "left_out": []}
     loaded = []
     for s in cfg.sources:
-        path = _resolve(s.path, cfg, overrides, s.name, base)
-        if not path.exists():
-            if s.optional:
-                manifest["left_out"].append({"name": s.name, "path": str(path), "why": "not found (optional source)"})
-                continue
-            raise InputError(str(path), f"source {s.name!r} ({s.format}, {s.split}) not found; give it with "
-                                        f"--source {s.name}=PATH")
-        recs, errors = _read(s.format, path, s.name)
-        recs = [r for r in recs if r.text]  # phase 1 is text IE
+        got = _load(s, "source", cfg, overrides, base, manifest)
+        if got is None:
+            continue
+        path, recs, errors = got
         if s.max_records:
             recs = recs[: s.max_records]
         if not recs:
@@ -179,14 +184,10 @@ def build_mixture(cfg: MixtureConfig, out: str | Path, overrides: dict[str, str]
     examples = [examples[i] for i in rng.permutation(len(examples))]
     write_jsonl(out / "train.jsonl", examples)
     for e in cfg.eval:
-        path = _resolve(e.path, cfg, overrides, e.name, base)
-        if not path.exists():
-            if e.optional:
-                manifest["left_out"].append({"name": e.name, "path": str(path), "why": "not found (optional set)"})
-                continue
-            raise InputError(str(path), f"evaluation set {e.name!r} not found; give it with --source {e.name}=PATH")
-        recs, errors = _read(e.format, path, e.name)
-        recs = [r for r in recs if r.text]
+        got = _load(e, "evaluation set", cfg, overrides, base, manifest)
+        if got is None:
+            continue
+        path, recs, errors = got
         if e.limit and len(recs) > e.limit:
             idx = np.sort(np.random.default_rng([cfg.seed, 104729, len(manifest["eval"])]).choice(len(recs), e.limit,
                                                                                                   replace=False))
