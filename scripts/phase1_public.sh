@@ -3,7 +3,7 @@
 # EE together, then evaluation on the in-domain test splits and on the zero-shot benchmark.
 #
 #   bash scripts/phase1_public.sh                       # OUT=runs/phase1_public
-#   NYT_DIR=path/to/OneRel/data/NYT bash scripts/phase1_public.sh --set size=4000
+#   NYT_DIR=path/to/OneRel/data/NYT bash scripts/phase1_public.sh --set size=8000   # a longer run
 #
 # NYT_DIR: a folder with NYT's dev_triples.json, test_triples.json and rel2id.json (CasRel JSON, e.g.
 # `git clone https://github.com/China-ChallengeHub/OneRel` and point at data/NYT); without it NYT is left out.
