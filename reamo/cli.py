@@ -187,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     bb.add_argument("--seed", type=int, default=0, help="seed of the sample and of the voices (default: 0)")
     bb.add_argument("--no-speech", action="store_true", help="no spoken (espeak-ng) variants")
     bb.add_argument("--max-event-types", type=int, default=12, help="event types per prompt at most")
+    bb.add_argument("--max-relation-types", type=int, default=24, help="relation types per prompt at most")
     bb.add_argument("--source", action="append", default=[], metavar="FORMAT=PATH",
                     help="a dataset file to use instead of the data folder's (e.g. rams=/data/rams/test.jsonlines)")
     bb.add_argument("--videos", action="append", default=[], metavar="FORMAT=DIR",

@@ -68,6 +68,10 @@ def test_build_from_shared_data(data_dir, tmp_path):
     rams = list(read_jsonl(out / "T" / "rams.jsonl"))
     assert all(len(r.schema["event_types"]) <= 12 for r in rams)  # cut per record, gold types kept
     assert all(e.type in r.schema["event_types"] for r in rams for e in r.events)
+    webnlg = list(read_jsonl(out / "T" / "webnlg.jsonl"))  # 216 relation names: cut the same way, to 24
+    assert all(len(r.schema["relation_types"]) == 24 for r in webnlg)
+    assert all(x.type in r.schema["relation_types"] for r in webnlg for x in r.relations)
+    assert "relation types" in m["sets"]["T/webnlg"]["schema"] and "schema" not in m["sets"]["T/conll04"]
     # spoken variants: audio-only has no text, text+audio has both; every spoken item has an audio span
     a_only = list(read_jsonl(out / "A" / "conll04-aud.jsonl"))
     both = list(read_jsonl(out / "T+A" / "conll04-aud.jsonl"))

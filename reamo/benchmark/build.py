@@ -14,8 +14,9 @@ has (by default the ../shared/data folder; each source can be named by its own f
   (the annotations ship without videos); otherwise listed in the manifest as skipped, with the reason.
 
 Each set is a seeded sample of `per_set` records (200, as in the paper). Event schemas larger than
-`max_event_types` types are cut per record to its gold types plus seeded distractors, so prompts stay within
-the model's length; the manifest says so.
+`max_event_types` types, and relation lists longer than `max_relation_types` (WebNLG names 216), are cut per
+record to its gold types plus seeded distractors, so prompts stay within the model's length; the manifest says
+so.
 """
 from __future__ import annotations
 
@@ -65,14 +66,16 @@ class BuildOptions:
     seed: int = 0
     speech: bool = True
     max_event_types: int = 12
+    max_relation_types: int = 24
     sources: dict = field(default_factory=dict)  # format -> a file the user names (overrides data_dir)
     videos: dict = field(default_factory=dict)  # moment format -> folder of its videos
 
     def __post_init__(self):
         if self.per_set < 1:
             raise ValueError(f"per_set must be positive, got {self.per_set}")
-        if self.max_event_types < 1:
-            raise ValueError(f"max_event_types must be positive, got {self.max_event_types}")
+        for k in ("max_event_types", "max_relation_types"):
+            if getattr(self, k) < 1:
+                raise ValueError(f"{k} must be positive, got {getattr(self, k)}")
 
 
 def _source(fmt: str, default: str, opts: BuildOptions) -> Path | None:
@@ -90,21 +93,24 @@ def _sample(records: list[Record], n: int, seed: int, name: str) -> list[Record]
     return [records[i] for i in sorted(rng.choice(len(records), n, replace=False))]
 
 
-def _cut_event_schemas(records: list[Record], max_types: int, seed: int) -> bool:
-    """Per record: its gold event types plus seeded distractors, `max_types` in all, when the set's schema
-    is larger. Returns whether anything was cut."""
+def _cut_schemas(records: list[Record], max_events: int, max_relations: int, seed: int) -> bool:
+    """Per record: its gold event (or relation) types plus seeded distractors, `max_events` (`max_relations`) in
+    all, when the set's list is longer. Returns whether anything was cut."""
     cut = False
     for k, r in enumerate(records):
-        types = r.schema.get("event_types", {})
-        if len(types) <= max_types:
+        key, limit = ("event_types", max_events) if r.task == "ee" else ("relation_types", max_relations)
+        types = r.schema.get(key) if r.task in ("ee", "re") else None
+        if not types or len(types) <= limit:
             continue
         cut = True
-        gold = list(dict.fromkeys(e.type for e in r.events if e.type in types))
+        items = r.events if r.task == "ee" else r.relations
+        gold = list(dict.fromkeys(x.type for x in items if x.type in types))
         rest = sorted(set(types) - set(gold))
         rng = np.random.default_rng([seed, k])
-        extra = list(rng.choice(rest, max(0, max_types - len(gold)), replace=False)) if rest else []
+        extra = list(rng.choice(rest, max(0, limit - len(gold)), replace=False)) if rest else []
         keep = sorted(gold + [str(x) for x in extra])
-        r.schema = {"event_types": {t: types[t] for t in keep}}
+        r.schema = dict(r.schema)
+        r.schema[key] = {t: types[t] for t in keep} if r.task == "ee" else keep
     return cut
 
 
@@ -187,14 +193,15 @@ def build_benchmark(out: str | Path, opts: BuildOptions, progress=print) -> dict
         errors = []
         records = _text_only(read_format(fmt, src, errors))
         sample = _sample(records, opts.per_set, opts.seed, name)
-        cut = _cut_event_schemas(sample, opts.max_event_types, opts.seed)
+        cut = _cut_schemas(sample, opts.max_event_types, opts.max_relation_types, opts.seed)
         write_jsonl(out / combo / f"{name}.jsonl", sample)
         entry = {"source": str(src), "format": fmt, "license": LICENSES[fmt], "task": sample[0].task if sample else None,
                  "records": len(sample), "of": len(records), "bad_lines": len(errors),
                  "media_absent": sorted({m for r in sample for m in (r.extra.get("media_absent") or [])}),
                  "counts": _counts(sample)}
         if cut:
-            entry["schema"] = f"per record: gold event types + distractors, {opts.max_event_types} types"
+            n = opts.max_event_types if sample[0].task == "ee" else opts.max_relation_types
+            entry["schema"] = f"per record: gold {'event' if sample[0].task == 'ee' else 'relation'} types + distractors, {n} types"
         manifest["sets"][f"{combo}/{name}"] = entry
         progress(f"{combo}/{name}: {len(sample)} records from {src}")
         if speak and speaker is not None:

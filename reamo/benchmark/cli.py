@@ -25,7 +25,8 @@ def run(args) -> int:
 
     data = Path(args.data) if args.data else default_shared_data()
     opts = BuildOptions(data_dir=data, per_set=args.per_set, seed=args.seed, speech=not args.no_speech,
-                        max_event_types=args.max_event_types, sources=_pairs(args.source, "--source"),
+                        max_event_types=args.max_event_types, max_relation_types=args.max_relation_types,
+                        sources=_pairs(args.source, "--source"),
                         videos=_pairs(args.videos, "--videos"))
     manifest = build_benchmark(args.out, opts)
     print(json.dumps({"out": args.out, "sets": {k: v["records"] for k, v in manifest["sets"].items()},
