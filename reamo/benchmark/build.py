@@ -29,6 +29,7 @@ import numpy as np
 
 from reamo.converters import read_format
 from reamo.records import Record, write_jsonl
+from reamo.records.schemas import ITEM_FIELDS, LABEL_KEYS
 
 LICENSES = {
     "twitter2017": "Twitter-2017 (Yu et al. 2020, UMT): research use; tweet texts under Twitter's terms",
@@ -98,13 +99,14 @@ def _cut_schemas(records: list[Record], max_events: int, max_relations: int, see
     all, when the set's list is longer. Returns whether anything was cut."""
     cut = False
     for k, r in enumerate(records):
-        key, limit = ("event_types", max_events) if r.task == "ee" else ("relation_types", max_relations)
-        types = r.schema.get(key) if r.task in ("ee", "re") else None
+        if r.task not in ("ee", "re"):
+            continue
+        key, limit = LABEL_KEYS[r.task], max_events if r.task == "ee" else max_relations
+        types = r.schema.get(key)
         if not types or len(types) <= limit:
             continue
         cut = True
-        items = r.events if r.task == "ee" else r.relations
-        gold = list(dict.fromkeys(x.type for x in items if x.type in types))
+        gold = list(dict.fromkeys(x.type for x in getattr(r, ITEM_FIELDS[r.task]) if x.type in types))
         rest = sorted(set(types) - set(gold))
         rng = np.random.default_rng([seed, k])
         extra = list(rng.choice(rest, max(0, limit - len(gold)), replace=False)) if rest else []

@@ -4,30 +4,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from reamo.errors import InputError
-
-
-def _pairs(values: list[str], flag: str) -> dict:
-    out = {}
-    for v in values or []:
-        if "=" not in v:
-            raise InputError(flag, f"expected FORMAT=PATH, got {v!r}")
-        k, p = v.split("=", 1)
-        if not Path(p).exists():
-            raise InputError(flag, f"{p} does not exist")
-        out[k.strip()] = p
-    return out
 
 
 def run(args) -> int:
     from reamo.benchmark.build import BuildOptions, build_benchmark
-    from reamo.paths import default_shared_data
+    from reamo.paths import default_shared_data, named_paths
 
     data = Path(args.data) if args.data else default_shared_data()
     opts = BuildOptions(data_dir=data, per_set=args.per_set, seed=args.seed, speech=not args.no_speech,
                         max_event_types=args.max_event_types, max_relation_types=args.max_relation_types,
-                        sources=_pairs(args.source, "--source"),
-                        videos=_pairs(args.videos, "--videos"))
+                        sources=named_paths(args.source, "--source", "FORMAT", must_exist=True),
+                        videos=named_paths(args.videos, "--videos", "FORMAT", must_exist=True))
     manifest = build_benchmark(args.out, opts)
     print(json.dumps({"out": args.out, "sets": {k: v["records"] for k, v in manifest["sets"].items()},
                       "skipped": manifest["skipped"], "build_s": manifest["build_s"]}, indent=1))

@@ -5,23 +5,13 @@ import json
 import logging
 
 from reamo.corpora.mixture import MixtureConfig, build_mixture
-from reamo.errors import InputError
-
-
-def parse_sources(pairs: list[str]) -> dict[str, str]:
-    out = {}
-    for p in pairs:
-        name, sep, path = p.partition("=")
-        if not sep or not name or not path:
-            raise InputError("--source", f"expected NAME=PATH, got {p!r}")
-        out[name] = path
-    return out
+from reamo.paths import named_paths
 
 
 def run(args, overrides: dict) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     cfg = MixtureConfig.from_yaml(args.config, overrides)
-    m = build_mixture(cfg, args.out, parse_sources(args.source))
+    m = build_mixture(cfg, args.out, named_paths(args.source, "--source"))
     summary = {"out": args.out, "examples": m["examples"], "tasks": m["tasks"],
                "sources": {s["name"]: s["examples"] for s in m["sources"]},
                "eval": {f"{e['role']}/{e['name']}": e["records"] for e in m["eval"]},

@@ -12,6 +12,7 @@ import numpy as np
 
 from reamo.configbase import Config
 from reamo.records import Record
+from reamo.records.schemas import ITEM_FIELDS, LABEL_KEYS
 
 
 @dataclass
@@ -32,21 +33,11 @@ class LabelSampling(Config):
 
 def own_types(rec: Record) -> list[str]:
     """The types a record's answer uses, in first-seen order."""
-    if rec.task == "ner":
-        xs = [e.type for e in rec.entities]
-    elif rec.task == "re":
-        xs = [r.type for r in rec.relations]
-    else:
-        xs = [e.type for e in rec.events]
-    return list(dict.fromkeys(xs))
+    return list(dict.fromkeys(x.type for x in getattr(rec, ITEM_FIELDS[rec.task])))
 
 
 def schema_types(task: str, schema: dict) -> list[str]:
-    if task == "ner":
-        return list(schema.get("entity_types", []))
-    if task == "re":
-        return list(schema.get("relation_types", []))
-    return list(schema.get("event_types", {}))
+    return list(schema.get(LABEL_KEYS[task], []))
 
 
 def sample_labels(rec: Record, pool: list[str], roles: dict[str, list[str]], cfg: LabelSampling,
@@ -69,15 +60,9 @@ def sample_labels(rec: Record, pool: list[str], roles: dict[str, list[str]], cfg
     if cfg.shuffle:
         labels = [labels[i] for i in rng.permutation(len(labels))]
     listed = set(labels)
-    if rec.task == "ner":
-        out.entities = [e for e in out.entities if e.type in listed]
-        out.schema = {"entity_types": labels}
-    elif rec.task == "re":
-        out.relations = [r for r in out.relations if r.type in listed]
-        out.schema = {"relation_types": labels}
-        if rec.schema.get("entity_types"):
-            out.schema["entity_types"] = list(rec.schema["entity_types"])
-    else:
-        out.events = [e for e in out.events if e.type in listed]
-        out.schema = {"event_types": {t: list(roles.get(t, [])) for t in labels}}
+    field = ITEM_FIELDS[rec.task]
+    setattr(out, field, [x for x in getattr(out, field) if x.type in listed])
+    out.schema = {LABEL_KEYS[rec.task]: {t: list(roles.get(t, [])) for t in labels} if rec.task == "ee" else labels}
+    if rec.task == "re" and rec.schema.get("entity_types"):
+        out.schema["entity_types"] = list(rec.schema["entity_types"])
     return out

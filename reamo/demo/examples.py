@@ -7,6 +7,7 @@ from pathlib import Path
 
 from reamo.errors import RecordError
 from reamo.records import read_jsonl
+from reamo.records.schemas import ITEM_FIELDS, LABEL_KEYS
 
 EXAMPLE_COLUMNS = ["text", "image", "audio", "video", "task", "labels"]
 
@@ -14,7 +15,7 @@ EXAMPLE_COLUMNS = ["text", "image", "audio", "video", "task", "labels"]
 def _labels(task: str, schema: dict) -> str:
     if task == "ee":
         return "; ".join(f"{t}: {', '.join(r)}" if r else t for t, r in schema.get("event_types", {}).items())
-    return ", ".join(schema.get("entity_types" if task == "ner" else "relation_types", []))
+    return ", ".join(schema.get(LABEL_KEYS[task], []))
 
 
 def corpus_examples(path: str | Path, limit: int = 8) -> list[list]:
@@ -49,8 +50,8 @@ REAL_TEXT = [("ner", "conll2003", "text/conll2003/test.txt"), ("re", "conll04", 
 
 
 def _items(r) -> int:
-    return len(r.entities) if r.task == "ner" else len(r.relations) if r.task == "re" else \
-        sum(1 + len(e.arguments) for e in r.events)
+    items = getattr(r, ITEM_FIELDS[r.task])
+    return sum(1 + len(e.arguments) for e in items) if r.task == "ee" else len(items)
 
 
 def real_text_examples(data_dir: str | Path | None) -> list[list]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from reamo.errors import InputError
 
 TASKS = ("ner", "re", "ee")
+LABEL_KEYS = {"ner": "entity_types", "re": "relation_types", "ee": "event_types"}  # the schema key of each task's labels
+ITEM_FIELDS = {"ner": "entities", "re": "relations", "ee": "events"}  # the record field those labels classify
 
 
 def _labels(x, what: str) -> list[str]:
