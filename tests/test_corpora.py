@@ -8,9 +8,9 @@ import pytest
 
 from reamo.cli import main as cli_main
 from reamo.corpora import LabelSampling, MixtureConfig, build_mixture, sample_labels
-from reamo.corpora.labels import own_types
+from reamo.corpora.labels import own_types, restyle_name
 from reamo.errors import ConfigError, InputError
-from reamo.records import Entity, Event, Record, Relation, Span, read_jsonl
+from reamo.records import Argument, Entity, Event, Record, Relation, Span, read_jsonl
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 NER_POOL = ["person", "location", "organization", "miscellaneous", "date", "product"]
@@ -60,7 +60,34 @@ def test_a_record_without_items_is_asked_for_some_labels_and_ee_keeps_roles():
     assert out.schema == {"relation_types": ["in"], "entity_types": ["place"]}
 
 
-@pytest.mark.parametrize("bad", [{"drop": 1.0}, {"negatives": [3, 1]}, {"max_labels": 0}])
+def test_restyled_labels_change_prompt_and_answer_alike():
+    assert restyle_name("life.die.deathcausedbyviolentevents", "title", ":") == "Life:Die:Deathcausedbyviolentevents"
+    assert restyle_name("/location/location/contains", "lower", " ") == "location location contains"
+    assert restyle_name("live in", "upper", "_") == "LIVE_IN" and restyle_name("Kill", "keep", None) == "Kill"
+    roles = {"life.die": ["victim", "place"], "conflict.attack": ["attacker", "target"]}
+    ev = Record("e", "ee", "Troops killed him", schema={"event_types": dict(roles)},
+                events=[Event("life.die", Span("killed", 7, 13), [Argument("victim", "him", 14, 17)])])
+    cfg = LabelSampling(drop=0.0, negatives=[1, 1], restyle=1.0)
+    styles = set()
+    for s in range(40):
+        out = sample_labels(ev, list(roles), roles, cfg, np.random.default_rng(s))
+        types = out.schema["event_types"]
+        styles.add(tuple(sorted(types)))
+        (event,) = out.events
+        assert event.type in types and event.trigger == ev.events[0].trigger  # the answer uses the listed name
+        assert [a.role for a in event.arguments] == [r for r in types[event.type] if r.lower() == "victim"]
+        assert {k.lower().replace(":", ".").replace(" ", ".").replace("_", ".").replace("-", ".") for k in types} == \
+            set(roles)  # the same types, spelt another way
+    assert len(styles) > 4 and ev.events[0].type == "life.die"  # several styles; the input is not changed
+    ner = sample_labels(_ner(["person", "location"]), NER_POOL, {}, cfg, np.random.default_rng(7))
+    assert {e.type for e in ner.entities} <= set(ner.schema["entity_types"])
+    # no restyle (the default): the draws, and so a seeded mixture, are those of before
+    a = sample_labels(_ner(["person"]), NER_POOL, {}, LabelSampling(), np.random.default_rng(3))
+    b = sample_labels(_ner(["person"]), NER_POOL, {}, LabelSampling(restyle=0.0), np.random.default_rng(3))
+    assert a.to_dict() == b.to_dict()
+
+
+@pytest.mark.parametrize("bad", [{"drop": 1.0}, {"negatives": [3, 1]}, {"max_labels": 0}, {"restyle": 1.5}])
 def test_label_sampling_config_is_checked(bad):
     with pytest.raises(ConfigError):
         LabelSampling.from_dict(bad)

@@ -2,10 +2,13 @@
 that is not its dataset's fixed one, so that the model learns to read the labels it is given rather than
 memorise them. Of a record's own types some are left out (its items of those types leave the answer: missing
 types), types from the task's label pool that the record does not hold are added (negative types), and the
-order is shuffled. Everything is drawn from the generator passed in, so a seeded build is reproducible."""
+order is shuffled. Some records have their label names restyled (case and separators: "life.die" ->
+"Life:Die", "live in" -> "LIVE_IN") in the prompt and the answer alike, so that the model copies the names as
+listed instead of the spelling of its training sets. Everything is drawn from the generator passed in, so a seeded build is reproducible."""
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +24,7 @@ class LabelSampling(Config):
     negatives: list[int] = None  # how many pool types the record does not hold are added: uniform in [lo, hi]
     max_labels: int = 16  # at most this many labels in all (own types first, then negatives)
     shuffle: bool = True
+    restyle: float = 0.0  # a record's label names (and EE roles) are restyled with this probability
 
     def __post_init__(self):
         if self.negatives is None:
@@ -29,6 +33,51 @@ class LabelSampling(Config):
         self.check(len(self.negatives) == 2 and 0 <= self.negatives[0] <= self.negatives[1], "negatives",
                    "must be [lo, hi] with 0 <= lo <= hi")
         self.check(self.max_labels >= 1, "max_labels", "must be >= 1")
+        self.check(0.0 <= self.restyle <= 1.0, "restyle", "must be in [0, 1]")
+
+
+CASES = ("lower", "upper", "title", "keep")
+SEPARATORS = (None, ":", ".", " ", "_", "-")  # None: the name's own separators
+_PARTS = re.compile(r"[./:_\- ]+")
+
+
+def restyle_name(name: str, case: str, sep: str | None) -> str:
+    """`name` in another spelling: its parts (split at . / : _ - and spaces) joined by `sep` and cased."""
+    if sep is not None:
+        name = sep.join(p for p in _PARTS.split(name) if p)
+    if case == "lower":
+        return name.lower()
+    if case == "upper":
+        return name.upper()
+    if case == "title":
+        return re.sub(r"(^|[./:_\- ])([a-z])", lambda m: m.group(1) + m.group(2).upper(), name)
+    return name
+
+
+def _restyled(rec: Record, rng: np.random.Generator) -> Record:
+    """`rec` with every label name and role restyled in one drawn style, in its schema and its answer alike; the
+    record unchanged where the style would merge two names."""
+    case, sep = CASES[int(rng.integers(len(CASES)))], SEPARATORS[int(rng.integers(len(SEPARATORS)))]
+    key = LABEL_KEYS[rec.task]
+    labels = list(rec.schema[key])
+    new = {t: restyle_name(t, case, sep) for t in labels}
+    roles = sorted({r for t in labels for r in rec.schema[key][t]}) if rec.task == "ee" else []
+    new_role = {r: restyle_name(r, case, sep) for r in roles}
+    if len(set(new.values())) < len(new) or len(set(new_role.values())) < len(new_role) or not any(
+            new[t] != t for t in labels):
+        return rec
+    out = copy.deepcopy(rec)
+    if rec.task == "ee":
+        out.schema[key] = {new[t]: [new_role[r] for r in rs] for t, rs in rec.schema[key].items()}
+        for ev in out.events:
+            ev.type = new[ev.type]
+            for a in ev.arguments:
+                a.role = new_role.get(a.role, a.role)
+    else:
+        out.schema[key] = [new[t] for t in labels]
+        for x in getattr(out, ITEM_FIELDS[rec.task]):
+            x.type = new[x.type]
+    return out
 
 
 def own_types(rec: Record) -> list[str]:
@@ -65,4 +114,6 @@ def sample_labels(rec: Record, pool: list[str], roles: dict[str, list[str]], cfg
     out.schema = {LABEL_KEYS[rec.task]: {t: list(roles.get(t, [])) for t in labels} if rec.task == "ee" else labels}
     if rec.task == "re" and rec.schema.get("entity_types"):
         out.schema["entity_types"] = list(rec.schema["entity_types"])
+    if cfg.restyle and rng.random() < cfg.restyle:
+        out = _restyled(out, rng)
     return out
