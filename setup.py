@@ -34,6 +34,10 @@ setup(
         "tqdm>=4.60",
         "matplotlib>=3.7",
         "gguf>=0.10",
+        # phase data as streamed tar shards (reamo.builders, training's streaming reader); pycocotools: RefCOCO's
+        # polygon and RLE masks
+        "webdataset>=0.2.86",
+        "pycocotools>=2.0.7",
         # the quickstart corpus's photographs (reamo/synth/photos.py): skimage.data, sklearn's sample images
         "scikit-image>=0.22",
         "scikit-learn>=1.3",

@@ -6,6 +6,7 @@
     reamo eval      --model DIR --benchmark DIR --out DIR     |   --predictions P.jsonl --gold G.jsonl
     reamo data convert --format NAME IN OUT.jsonl
     reamo data mix     --config configs/data/phase1_public.yaml --out DIR [--source NAME=PATH]
+    reamo data build   SOURCE --out DIR ...          (phase 2-4 data as webdataset shards)
     reamo quickstart [--out DIR] [--smoke] [--recipe smollm2|tiny] [--visual shapes|photo] [--audio sounds|tones]
     reamo demo      --model DIR [--host 127.0.0.1] [--port 7860]
     reamo bench build --out BENCH [--data DIR] [--per-set 200] [--no-speech]
@@ -58,6 +59,12 @@ def cmd_data(args) -> int:
     from reamo.converters import cli as conv_cli
 
     return conv_cli.run(args)
+
+
+def cmd_build(args) -> int:
+    from reamo.builders import cli as build_cli
+
+    return build_cli.run(args)
 
 
 def cmd_mix(args) -> int:
@@ -159,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     mx.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="override a key of the config (e.g. size=4000, labels.drop=0.2); repeatable")
     mx.set_defaults(func=cmd_mix)
+    from reamo.builders.cli import add_parsers as add_build_parsers
+
+    add_build_parsers(dsub, cmd_build)
 
     q = sub.add_parser("quickstart", help="generate a grounded corpus, train all four phases on CPU, evaluate")
     q.add_argument("--out", default="runs/quickstart",

@@ -20,7 +20,7 @@ LAYERS = [
     ("public API", ("reamo.api",)),
     ("training", ("training",)),
     ("entry points and tools", ("reamo.cli", "reamo.inference.cli", "reamo.export.cli", "reamo.planning", "reamo.evaluation",
-                                "reamo.converters", "reamo.corpora", "reamo.benchmark", "reamo.quickstart", "reamo.demo", "reamo.synth")),
+                                "reamo.converters", "reamo.corpora", "reamo.builders", "reamo.benchmark", "reamo.quickstart", "reamo.demo", "reamo.synth")),
 ]
 
 
