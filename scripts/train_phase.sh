@@ -30,4 +30,11 @@ if [ -n "${HOSTFILE:-}" ]; then
   [ -n "${NUM_NODES:-}" ] && launch+=(--num_nodes "$NUM_NODES")
   [ -n "${NODE_RANK:-}" ] && launch+=(--no_ssh --node_rank "$NODE_RANK")
 fi
-exec "$PY/deepspeed" "${launch[@]}" --module reamo.cli train --config "$CONFIG" "$@"
+rc=0
+"$PY/deepspeed" "${launch[@]}" --module reamo.cli train --config "$CONFIG" "$@" || rc=$?
+# DeepSpeed's CPU accelerator leaves its shared-memory allreduce buffers behind (2 x 64 MiB a run, in /dev/shm,
+# which is RAM): remove this run's
+if [ "${DS_ACCELERATOR:-}" = cpu ]; then
+  rm -f /dev/shm/deepspeed_allreduce_buffer_*_"${MASTER_PORT:-29500}"_* 2>/dev/null || true
+fi
+exit $rc

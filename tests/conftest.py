@@ -8,6 +8,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _no_leaked_shared_memory():
+    """Multi-process tests on the CPU use DeepSpeed's shared-memory allreduce, which leaves 2 x 64 MiB in /dev/shm
+    (RAM) per run: remove what this session left (15 GiB had piled up over earlier sessions)."""
+    shm = Path("/dev/shm")
+    before = set(shm.glob("deepspeed_allreduce_buffer_*")) if shm.is_dir() else set()
+    yield
+    for p in set(shm.glob("deepspeed_allreduce_buffer_*")) - before if shm.is_dir() else ():
+        p.unlink(missing_ok=True)
+
+
 def shared_data() -> Path:
     env = os.environ.get("REAMO_SHARED_DATA")
     return Path(env) if env else Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -3,7 +3,7 @@ MS-PIT stage in turn, from a random tiny model, on one corpus, under one DeepSpe
 metrics (a loss per optimizer step) to OUT/<config name>/metrics.jsonl and exports OUT/<config name>/final.
 
     deepspeed --num_gpus 2 tests/phases_probe.py CORPUS OUT configs/deepspeed/zero2.json [--steps 3] [--micro 2]
-        [--accum 1] [--phases phase1_uie phase4_meta ...]
+        [--accum 1] [--phases phase1_uie phase4_meta ...] [--shards DIR [--workers N]]
 """
 import argparse
 import sys
@@ -28,13 +28,16 @@ def main(argv=None):
     ap.add_argument("--micro", type=int, default=2)
     ap.add_argument("--global-batch", type=int, default=None)
     ap.add_argument("--packing", action="store_true")
+    ap.add_argument("--shards", help="a folder with one folder of webdataset shards per corpus file (streamed)")
+    ap.add_argument("--workers", type=int, default=0, help="DataLoader workers of the streamed shards")
     ap.add_argument("--save-every", type=int, default=0)
     ap.add_argument("--stop-after", type=int, default=None, help="leave the phase after this step (to resume it)")
     ap.add_argument("--local_rank", type=int, default=None)  # the deepspeed launcher's
     a = ap.parse_args(argv)
     repo = Path(__file__).resolve().parents[1]
     for name in a.phases:
-        over = {"data.train": [f"{a.corpus}/{PHASES[name]}.jsonl"], "output_dir": f"{a.out}/{name}",
+        train_data = f"{a.shards}/{PHASES[name]}" if a.shards else f"{a.corpus}/{PHASES[name]}.jsonl"
+        over = {"data.train": [train_data], "data.workers": a.workers, "output_dir": f"{a.out}/{name}",
                 "init_from": None, "model": "tiny", "max_steps": a.steps, "micro_batch_size": a.micro,
                 "global_batch_size": a.global_batch, "log_every": 1, "progress": False, "deepspeed": a.deepspeed,
                 "data.cache_dir": f"{a.out}/embedding_cache", "data.packing": a.packing,

@@ -250,6 +250,30 @@ def test_resume_on_another_number_of_processes(ds, mixed_corpus, tmp_path):
     _assert_same_run(whole, run, ["phase4_meta"], 6)
 
 
+def test_streamed_shards_on_two_processes_equal_one_and_resume_on_another_count(mixed_corpus, tmp_path):
+    """Phases 3 and 4 (grounded records with images, audio and video) read from webdataset shards as they train
+    (training.streaming): 2 processes (ZeRO-2) equal 1 process with the same global batch, step by step and in the
+    exported model; a run stopped at step 2 on 2 processes and resumed on 1, with 2 DataLoader workers, equals
+    both: each record was read at its position, none twice."""
+    from reamo.builders import build
+
+    shards = tmp_path / "shards"
+    for name in ("phase3_grounding", "phase4_meta"):
+        m = build("records", {"records": mixed_corpus / f"{name}.jsonl"}, shards / name, maxcount=5)
+        assert m["bad_entries"] == 0 and len(m["shards"]) >= 4
+    common = ["--phases", "phase3_grounding", "phase4_meta", "--steps", "4", "--save-every", "2",
+              "--shards", str(shards)]
+    one, two, resumed = tmp_path / "one", tmp_path / "two", tmp_path / "resumed"
+    _probe(mixed_corpus, one, "configs/deepspeed/zero2.json", 1, _port(30), *common)
+    _probe(mixed_corpus, two, "configs/deepspeed/zero2.json", 2, _port(31), *common)
+    _assert_same_run(one, two, ["phase3_grounding", "phase4_meta"], 4)
+    _probe(mixed_corpus, resumed, "configs/deepspeed/zero2.json", 2, _port(32), *common[:-2], "--stop-after", "2",
+           "--shards", str(shards))
+    log = _probe(mixed_corpus, resumed, "configs/deepspeed/zero2.json", 1, _port(33), *common, "--workers", "2")
+    assert "at step 2 (written by 2 process(es))" in log
+    _assert_same_run(one, resumed, ["phase3_grounding", "phase4_meta"], 4)
+
+
 def test_phase1_public_recipe_on_two_processes_equals_one(data_dir, tmp_path):
     """The phase-1 recipe as a cluster runs it: a mixture from the real training files (NER, RE and EE records of
     different lengths, packed), configs/phases/phase1_public.yaml through scripts/train_phase.sh on 2 processes

@@ -44,9 +44,13 @@ class DataConfig(Config):
     # padding-free: each micro-batch's examples concatenated into rows of at most max_length tokens, position ids
     # restarting per example and attention kept inside each (training.packing)
     packing: bool = False
+    # streamed shards (a data.train entry that is a .tar, a folder of them, a brace pattern or a URL): DataLoader
+    # worker processes that read and unpack the micro-batches (training.streaming)
+    workers: int = 0
 
     def __post_init__(self):
         self.check(self.max_records is None or self.max_records > 0, "max_records", "must be positive")
+        self.check(self.workers >= 0, "workers", "must be >= 0")
 
 
 @dataclass

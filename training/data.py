@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from reamo.errors import MediaError, RecordError
+from reamo.errors import ConfigError, MediaError, RecordError
 from reamo.records import Record, read_jsonl
 from training.config import TrainConfig
 from training.examples import PhaseExamples
@@ -141,6 +141,13 @@ def build_dataloader(model, cfg: TrainConfig, accumulation: int | None = None) -
 
     rank = int(os.environ.get("RANK", 0))
     world = int(os.environ.get("WORLD_SIZE", 1))
+    from training.streaming import StreamLoader, is_shard_spec
+
+    streamed = [is_shard_spec(str(cfg.resolve(p)) if "://" not in p and "{" not in p else p) for p in cfg.data.train]
+    if any(streamed):
+        if not all(streamed):
+            raise ConfigError("data.train", cfg.data.train, "mixes JSONL files and shards; give one kind per phase")
+        return StreamLoader(PhaseExamples(model, cfg), cfg, rank, world, accumulation)
     builder, examples, skipped = phase_examples(model, cfg)
     if examples and cfg.data.replay:  # collation is the same for every phase: one loader holds both
         examples = examples + replayed_examples(model, cfg, len(examples))
