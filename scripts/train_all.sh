@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # All four phases in order on NUM_GPUS GPUs; phase k+1 starts from phase k's exported checkpoint.
 #   scripts/train_all.sh NUM_GPUS OUT_DIR MODEL [--set key=value ...]
+# RECIPE: the folder of the four phase configs (default configs/phases; configs/recipes/reamo-7b: the paper's
+# settings on the data of `reamo data mix` and `reamo data build`).
 # Several nodes: HOSTFILE, MASTER_ADDR, MASTER_PORT, NUM_NODES, NODE_RANK as for train_phase.sh (NUM_GPUS per node).
 # MODEL: a model config name (tiny, vicuna-7b, smollm2-135m). Extra --set pairs (data paths, base
 # checkpoint paths as model_overrides.*) apply to phase 1; later phases inherit the model from init_from.
@@ -16,7 +18,7 @@ prev=null
 for phase in phase1_uie phase2_alignment phase3_grounding phase4_meta; do
   extra=()
   [ "$phase" = phase1_uie ] && extra=("$@")
-  scripts/train_phase.sh "$NUM_GPUS" "configs/phases/$phase.yaml" --set "model=$MODEL" \
+  scripts/train_phase.sh "$NUM_GPUS" "${RECIPE:-configs/phases}/$phase.yaml" --set "model=$MODEL" \
     --set "init_from=$prev" --set "output_dir=$OUT/$phase" "${extra[@]}"
   prev="$OUT/$phase/final"
 done

@@ -1,5 +1,6 @@
 """The four phases under DeepSpeed (ZeRO-2, one CPU process): losses fall, phases chain, resume is exact."""
 import json
+from pathlib import Path
 import subprocess
 import sys
 
@@ -234,3 +235,26 @@ def test_a_step_holds_the_same_examples_on_any_number_of_processes(corpus):
     assert resumed[0][1] == [[examples[i] for i in mb] for mb in loader(1, 2).step_indices(2)]
     with pytest.raises(Exception, match="global_batch_size"):
         cfg.accumulation(3)  # 8 examples do not split into micro-batches of 2 on 3 processes
+
+
+def test_the_7b_recipe_is_the_papers_settings_over_the_builders_outputs():
+    """configs/recipes/reamo-7b: four phases that load, chain (each starts from the previous one's export), use
+    Vicuna-7B with LoRA r=128 / alpha=256, the paper's learning rates, and read what `reamo data mix` and
+    `reamo data build` write (phases 2-4 streamed from shard folders)."""
+    from reamo.model.config import ReamoConfig
+    from training.streaming import is_shard_spec
+
+    recipe = Path("configs/recipes/reamo-7b")
+    cfgs = [TrainConfig.from_yaml(recipe / f"{p}.yaml") for p in PHASES]
+    assert [c.phase for c in cfgs] == ["uie", "alignment", "grounding", "meta"]
+    for prev, c in zip(cfgs, cfgs[1:]):
+        assert c.init_from == f"{prev.output_dir}/final"
+    model = ReamoConfig.from_yaml("configs/model/vicuna-7b.yaml")
+    assert (model.lora.r, model.lora.alpha, model.llm.hidden_size) == (128, 256, 4096)
+    assert all(c.model == "vicuna-7b" and c.max_length == 2048 and c.epochs == 1 for c in cfgs)
+    assert cfgs[1].lr == {"projector": 2e-3} and cfgs[2].lr["projector"] == 2e-5
+    assert all(c.lr["lora"] == 2e-4 for c in (cfgs[0], cfgs[2], cfgs[3]))
+    assert all(Path(c.deepspeed).name == "zero2.json" and c.model_overrides["llm"]["gradient_checkpointing"] for c in cfgs)
+    assert cfgs[0].data.train[0].endswith(".jsonl")
+    assert all(not d.endswith(".jsonl") and d.startswith("data/reamo/phase") for c in cfgs[1:] for d in c.data.train)
+    assert is_shard_spec("configs/recipes") and not is_shard_spec("x.jsonl")
