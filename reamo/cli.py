@@ -7,6 +7,7 @@
     reamo data convert --format NAME IN OUT.jsonl
     reamo data mix     --config configs/data/phase1_public.yaml --out DIR [--source NAME=PATH]
     reamo data build   SOURCE --out DIR ...          (phase 2-4 data as webdataset shards)
+    reamo cache build --config PHASE.yaml [--set ...]  (frozen-encoder features in shards; torchrun for several)
     reamo quickstart [--out DIR] [--smoke] [--recipe smollm2|tiny] [--visual shapes|photo] [--audio sounds|tones]
     reamo demo      --model DIR [--host 127.0.0.1] [--port 7860]
     reamo bench build --out BENCH [--data DIR] [--per-set 200] [--no-speech]
@@ -40,6 +41,17 @@ def cmd_train(args) -> int:
     cfg = TrainConfig.from_yaml(args.config, parse_sets(args.set))
     final = train(cfg)
     print(f"phase {cfg.phase} done: {final}")
+    return 0
+
+
+def cmd_cache(args) -> int:
+    from training.cache_build import run_distributed
+    from training.config import TrainConfig
+
+    cfg = TrainConfig.from_yaml(args.config, parse_sets(args.set))
+    r = run_distributed(cfg, shard_size=args.shard_size, batch_size=args.batch_size, max_units=args.max_units)
+    print(f"rank {r.rank}/{r.world}: {len(r.mine)} of {r.units} units; encoded {len(r.encoded)} ({r.entries} entries), "
+          f"already there {len(r.present)}, media that did not load {len(r.failed)}")
     return 0
 
 
@@ -112,6 +124,18 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", required=True, help="phase YAML (configs/phases/*.yaml)")
     t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (dotted)")
     t.set_defaults(func=cmd_train)
+
+    k = sub.add_parser("cache", help="the embedding cache")
+    ksub = k.add_subparsers(dest="cache_command", required=True)
+    kb = ksub.add_parser("build", help="encode a phase's media with the frozen encoder into cache shards (run under "
+                         "torchrun or deepspeed for several processes; resumable)")
+    kb.add_argument("--config", required=True, help="phase YAML: its data.train, model and data.cache_dir")
+    kb.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key (dotted)")
+    kb.add_argument("--shard-size", type=int, default=1000, help="media files of JSONL data per shard (a .tar of "
+                    "shard data is one unit)")
+    kb.add_argument("--batch-size", type=int, default=32, help="media encoded at once")
+    kb.add_argument("--max-units", type=int, help="stop after encoding this many units a rank (rerun to go on)")
+    kb.set_defaults(func=cmd_cache)
 
     e = sub.add_parser("extract", help="extract and ground entities, relations or events")
     e.add_argument("--model", required=True, help="a Reamo checkpoint folder, or a model config name (e.g. tiny)")
