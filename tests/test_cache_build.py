@@ -181,3 +181,17 @@ def test_two_processes_write_the_same_shards_as_one_and_each_encodes_its_own_uni
     # and a training process reads them all
     cache = EmbeddingCache(two, build_model(_cfg(corpus, two)).config.encoder)
     assert len(cache.shards) >= len(_pooled(e2))  # a medium in both inputs is in two shards
+
+
+def test_token_features_are_kept_only_where_the_prompt_reads_them(corpus, tmp_path):
+    cache = tmp_path / "cache"
+    data = {"data.train": [str(corpus / "phase3_grounding.jsonl")]}
+    pooled_only = _cfg(corpus, cache, **data, model_overrides={"media_tokens": {"image": 1, "audio": 1, "video": 1}})
+    r1 = build_cache(pooled_only, shard_size=100)
+    e1 = _entries(cache)
+    assert r1.entries > 0 and len(_pooled(e1)) == r1.entries and not [k for k in e1 if k.endswith(".tokens")]
+    r4 = build_cache(_cfg(corpus, cache, **data), shard_size=100)  # tiny: 4 tokens a medium, another key
+    assert r4.encoded and r4.entries == r1.entries
+    e4 = _entries(cache)
+    new = _pooled(e4) - _pooled(e1)
+    assert len(new) == r4.entries and all(k.replace(".pooled", ".tokens") in e4 for k in new)

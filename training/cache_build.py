@@ -35,6 +35,7 @@ from reamo.model.tokens import MEDIA_MODALITIES
 from reamo.records import read_jsonl
 from reamo.records.shards import iter_shard_samples, shard_urls
 from training.config import TrainConfig
+from training.examples import cache_extra, cached_output
 from training.streaming import is_shard_spec
 
 log = logging.getLogger("reamo.training")
@@ -137,7 +138,7 @@ class _Encoder:
                 with torch.no_grad():
                     o = self.encoder.encode(mod, torch.stack([x for _, x in chunk]).to(self.device))
                 for i, (key, _) in enumerate(chunk):
-                    out[key] = EncoderOutput(o.pooled[i].cpu(), None if o.tokens is None else o.tokens[i].cpu())
+                    out[key] = cached_output(self.config, mod, o.pooled[i], None if o.tokens is None else o.tokens[i])
         return out
 
 
@@ -172,7 +173,7 @@ def build_cache(cfg: TrainConfig, *, shard_size: int = 1000, batch_size: int = 3
     config, encoder = frozen_encoder(cfg)
     root = cache_dir(cfg)
     cache = EmbeddingCache(root, config.encoder)
-    media_key = json.dumps(config.media.to_dict(), sort_keys=True)
+    media_key = cache_extra(config)
     units = plan_units(cfg, config.modalities, shard_size)
     tag = plan_tag(cache, media_key, units, shard_size)
     report = BuildReport(rank, world, tag, len(units))

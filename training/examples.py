@@ -44,6 +44,21 @@ class Example:
     targets: list[tuple[str, dict]] = field(default_factory=list)  # (modality, gold grounding) per instruction
 
 
+def cache_extra(config) -> str:
+    """What, beside the encoder and the input, makes a cached feature: the media settings and how many tokens a
+    medium becomes (token features are kept only where that is more than one)."""
+    return json.dumps({**config.media.to_dict(), "media_tokens": dict(config.media_tokens)}, sort_keys=True)
+
+
+def cached_output(config, modality: str, pooled, tokens):
+    """A feature as the cache keeps it: the pooled vector, and token features only where the prompt reads them
+    (`media_tokens[modality]` > 1; at ImageBind-huge they are 256 x 1024 values an image)."""
+    from encoders.imagebind import EncoderOutput
+
+    keep = tokens is not None and config.media_tokens.get(modality, 1) > 1
+    return EncoderOutput(pooled.cpu(), tokens.cpu() if keep else None)
+
+
 def render_scene_graph(sg: dict) -> str:
     """Scene-graph text (MS-PIT visual schema): objects, attributes, actions, relations, scene."""
     parts = []
@@ -70,7 +85,7 @@ class PhaseExamples:
 
             root = cfg.data.cache_dir or str(cfg.resolve(cfg.output_dir).parent / "embedding_cache")
             self.cache = EmbeddingCache(root, model.config.encoder)
-        self.media_key = json.dumps(model.config.media.to_dict(), sort_keys=True)
+        self.media_key = cache_extra(model.config)
         self.event_schema = None
         if cfg.data.event_schema:
             from reamo.records.schemas import load_event_schema
@@ -130,11 +145,9 @@ class PhaseExamples:
     # ---- examples -> batch --------------------------------------------------------------------------------
     def _features(self, modality: str, path: Path) -> MediaFeatures:
         def compute():
-            from encoders.imagebind import EncoderOutput
-
             lm = load_media(modality, path, self.model.config, str(path))
             f = self.model.encode_media(modality, lm.encoder_input[None].to(self.model.device))
-            return EncoderOutput(f.pooled[0].cpu(), None if f.tokens is None else f.tokens[0].cpu())
+            return cached_output(self.model.config, modality, f.pooled[0], None if f.tokens is None else f.tokens[0])
 
         out = self.cache.get_or_compute(modality, path, compute, extra=self.media_key)
         return MediaFeatures(out.pooled, out.tokens)
