@@ -35,7 +35,7 @@ from reamo.model.tokens import MEDIA_MODALITIES
 from reamo.records import read_jsonl
 from reamo.records.shards import iter_shard_samples, shard_urls
 from training.config import TrainConfig
-from training.examples import cache_extra, cached_output
+from training.examples import cache_dir, cache_extra, cached_output
 from training.streaming import is_shard_spec
 
 log = logging.getLogger("reamo.training")
@@ -63,11 +63,6 @@ class BuildReport:
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
-
-
-def cache_dir(cfg: TrainConfig) -> Path:
-    """The phase's cache folder, as training resolves it."""
-    return Path(cfg.data.cache_dir) if cfg.data.cache_dir else cfg.resolve(cfg.output_dir).parent / "embedding_cache"
 
 
 def plan_units(cfg: TrainConfig, modalities, shard_size: int) -> list[Unit]:
@@ -101,10 +96,9 @@ def frozen_encoder(cfg: TrainConfig):
     alone; a randomly initialised one (tiny configs) comes with its model, which holds its seeded weights."""
     from encoders import ImageBindEncoder
     from reamo.model.config import ReamoConfig
-    from training.engine import build_model
+    from training.engine import build_model, model_overrides
 
-    overrides = dict(cfg.model_overrides)
-    overrides.setdefault("max_length", cfg.max_length)
+    overrides = model_overrides(cfg)
     if cfg.init_from:
         config = ReamoConfig.from_yaml(cfg.resolve(cfg.init_from) / "config.yaml", overrides)
     else:

@@ -191,11 +191,17 @@ def _gathered(params, zero3: bool):
     return deepspeed.zero.GatheredParameters(params, modifier_rank=None)
 
 
+def model_overrides(cfg: TrainConfig) -> dict:
+    """The phase's changes to its model config (model_overrides, and its max_length)."""
+    overrides = dict(cfg.model_overrides)
+    overrides.setdefault("max_length", cfg.max_length)
+    return overrides
+
+
 def build_model(cfg: TrainConfig):
     from reamo.api import Reamo
 
-    overrides = dict(cfg.model_overrides)
-    overrides.setdefault("max_length", cfg.max_length)
+    overrides = model_overrides(cfg)
     if cfg.init_from:
         return Reamo.from_pretrained(cfg.resolve(cfg.init_from), overrides=overrides).model
     return Reamo.from_config(cfg.model, overrides).model  # a config name or a YAML path

@@ -44,6 +44,11 @@ class Example:
     targets: list[tuple[str, dict]] = field(default_factory=list)  # (modality, gold grounding) per instruction
 
 
+def cache_dir(cfg: TrainConfig) -> Path:
+    """The phase's embedding cache folder: data.cache_dir, else OUTPUT_DIR/../embedding_cache."""
+    return Path(cfg.data.cache_dir) if cfg.data.cache_dir else cfg.resolve(cfg.output_dir).parent / "embedding_cache"
+
+
 def cache_extra(config) -> str:
     """What, beside the encoder and the input, makes a cached feature: the media settings and how many tokens a
     medium becomes (token features are kept only where that is more than one)."""
@@ -83,8 +88,7 @@ class PhaseExamples:
         if cfg.data.use_embedding_cache and cfg.phase in ("alignment", "schema_visual", "grounding", "meta"):
             from encoders.cache import EmbeddingCache
 
-            root = cfg.data.cache_dir or str(cfg.resolve(cfg.output_dir).parent / "embedding_cache")
-            self.cache = EmbeddingCache(root, model.config.encoder)
+            self.cache = EmbeddingCache(cache_dir(cfg), model.config.encoder)
         self.media_key = cache_extra(model.config)
         self.event_schema = None
         if cfg.data.event_schema:
