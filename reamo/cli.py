@@ -8,7 +8,7 @@
     reamo data mix     --config configs/data/phase1_public.yaml --out DIR [--source NAME=PATH]
     reamo data build   SOURCE --out DIR ...          (phase 2-4 data as webdataset shards)
     reamo cache build --config PHASE.yaml [--set ...]  (frozen-encoder features in shards; torchrun for several)
-    reamo quickstart [--out DIR] [--smoke] [--recipe smollm2|tiny] [--visual shapes|photo] [--audio sounds|tones]
+    reamo quickstart [--out DIR] [--smoke] [--recipe smollm2|tiny|mspit] [--visual shapes|photo] [--audio sounds|tones]
     reamo demo      --model DIR [--host 127.0.0.1] [--port 7860]
     reamo bench build --out BENCH [--data DIR] [--per-set 200] [--no-speech]
     reamo plan      --config vicuna-7b --phase phase4_meta --gpus 8 --zero 2 [--micro-batch 1 --seq 2048]
@@ -199,8 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the run folder: corpus, phases, model, scores, pictures (default: runs/quickstart)")
     q.add_argument("--smoke", action="store_true", help="a tiny size that runs in a few minutes (CI)")
     q.add_argument("--recipe", default="smollm2",
-                   help="configs/quickstart/NAME.yaml or a YAML path: smollm2 (default, the pretrained backbone) or "
-                        "tiny (a small LLaMA from scratch)")
+                   help="configs/quickstart/NAME.yaml or a YAML path: smollm2 (default, the pretrained backbone), "
+                        "tiny (a small LLaMA from scratch), mspit (LLaVA-MS-PIT's schema-guided curriculum, "
+                        "then phases 3 and 4; mspit_text and mspit_visual: one of its stages each)")
     q.add_argument("--seed", type=int, default=0, help="seed of the corpus and of training (default: 0)")
     from reamo.synth.generator import AUDIO, VISUAL
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 PHASES = {  # phase config -> the corpus file it reads
     "phase1_uie": "phase1_uie", "phase2_alignment": "phase2_alignment", "phase3_grounding": "phase3_grounding",
-    "phase4_meta": "phase4_meta", "mspit_1a_schema_text": "phase1_uie", "mspit_1b_schema_visual": "phase2_alignment",
+    "phase4_meta": "phase4_meta", "mspit_1a_schema_text": "mspit_1a_schema_text", "mspit_1b_schema_visual": "phase2_alignment",
     "mspit_2_joint": "phase4_meta"}
 
 

@@ -65,7 +65,7 @@ def test_recipes_load_and_bad_recipes_name_the_key(tmp_path):
     import pytest
 
     from reamo.errors import ConfigError
-    from reamo.quickstart.recipe import PHASES, Recipe
+    from reamo.quickstart.recipe import DEFAULT_PHASES, Recipe
 
     for name in ("smollm2", "tiny"):
         r = Recipe.load(name)
@@ -81,7 +81,7 @@ def test_recipes_load_and_bad_recipes_name_the_key(tmp_path):
     bad.write_text("model: quickstart\nlr: 3\n")
     with pytest.raises(ConfigError, match="lr"):
         Recipe.load(str(bad))
-    assert list(PHASES) == list(Recipe.load("smollm2").phases)
+    assert list(DEFAULT_PHASES) == list(Recipe.load("smollm2").phases)
     qs, tiny = Recipe.load("smollm2").corpus, Recipe.load("tiny").corpus
     assert (qs.visual, qs.audio) == ("shapes", "tones") == (tiny.visual, tiny.audio)
     for key in ("visual", "audio"):
@@ -173,3 +173,44 @@ def test_quickstart_smoke_end_to_end(tmp_path):
                          "Alice met Rex", "--labels", "person,animal,vehicle", "--max-new-tokens", "8"],
                         capture_output=True, text=True, timeout=300, env=env)
     assert ex.returncode == 0 and json.loads(ex.stdout)["task"] == "ner"
+
+
+def test_recipes_start_from_a_base_and_name_what_is_wrong(tmp_path):
+    import pytest
+
+    from reamo.errors import ConfigError
+    from reamo.quickstart.recipe import Recipe
+
+    base, mspit = Recipe.load("smollm2"), Recipe.load("mspit")
+    assert list(mspit.phases) == ["mspit_1a_schema_text", "mspit_1b_schema_visual", "mspit_2_joint",
+                                  "phase3_grounding", "phase4_meta"]
+    assert mspit.train == base.train and mspit.model == base.model and mspit.eval == base.eval
+    assert mspit.phases["phase4_meta"] == base.phases["phase4_meta"]  # null: the base's phase
+    # the ablation recipes: one stage in place of the default phase, the rest the default recipe's
+    text, visual = Recipe.load("mspit_text"), Recipe.load("mspit_visual")
+    assert list(text.phases) == ["mspit_1a_schema_text", "phase2_alignment", "phase3_grounding", "phase4_meta"]
+    assert list(visual.phases) == ["phase1_uie", "mspit_1b_schema_visual", "phase3_grounding", "phase4_meta"]
+    assert text.phases["phase2_alignment"] == base.phases["phase2_alignment"]
+    assert text.phases["mspit_1a_schema_text"] == mspit.phases["mspit_1a_schema_text"]
+    c1 = mspit.phase_config("mspit_1a_schema_text", "full", tmp_path, None, seed=0)
+    assert c1.phase == "schema_text" and c1.data.event_schema is None and c1.schema_guided
+    assert c1.data.train == [str(tmp_path / "corpus" / "mspit_1a_schema_text.jsonl")]
+    c1b = mspit.phase_config("mspit_1b_schema_visual", "full", tmp_path, "prev", seed=0)
+    assert c1b.phase == "schema_visual" and c1b.trainable == ["projector"]
+    assert c1b.data.train == [str(tmp_path / "corpus" / "phase2_alignment.jsonl")]
+    c2 = mspit.phase_config("mspit_2_joint", "full", tmp_path, "prev", seed=0)
+    assert c2.phase == "meta" and "projector" in c2.trainable and c2.loss_weights.lm == 4.0
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("base: smollm2\nphases: {phase1_uie: null, phase9_dream: null}\n")
+    with pytest.raises(ConfigError, match="phase9_dream"):
+        Recipe.load(str(bad))
+    bad.write_text("base: smollm2\nphases: {phase9: {epochs: {full: 1, smoke: 1}}}\n")
+    with pytest.raises(ConfigError, match="phases.phase9.config"):
+        Recipe.load(str(bad))
+    loop = tmp_path / "loop.yaml"
+    loop.write_text(f"base: {loop}\n")
+    with pytest.raises(ConfigError, match="loop"):
+        Recipe.load(str(loop))
+    bad.write_text("base: smollm2\nphases: {phase4_meta: {epochs: {full: 1, smoke: 1}, replay: {phase9: 0.1}}}\n")
+    with pytest.raises(ConfigError, match="replay"):
+        Recipe.load(str(bad))

@@ -155,8 +155,9 @@ def test_two_process_data_parallel_equals_one_process(corpus, tmp_path):
 
 
 def test_mspit_curriculum_is_configs_only(corpus, tmp_path, data_dir):
-    """Stage 1a prompts carry the textual event schema (ACE types and roles from the real M2E2 files),
-    1b trains the projector on scene graphs, 2 is joint extraction: three configs, one loop."""
+    """Stage 1a prompts carry the textual event schema (ACE types and roles from the real M2E2 files) and its
+    event-schema questions, 1b trains the projector on each medium's scene graph, 2 is joint extraction: three
+    configs, one loop."""
     from reamo.records.schemas import load_event_schema
     from training.examples import PhaseExamples
     from reamo.records import read_jsonl
@@ -164,16 +165,27 @@ def test_mspit_curriculum_is_configs_only(corpus, tmp_path, data_dir):
     schema = load_event_schema(data_dir / "multimodal" / "m2e2")
     assert "Justice:Arrest-Jail" in schema["event_types"] and "Agent" in schema["event_types"]["Justice:Arrest-Jail"]
     assert len(schema["event_types"]) >= 8
+    data_1a = corpus / "mspit_1a_schema_text.jsonl"
     c1 = cfg_for("mspit_1a_schema_text", corpus, tmp_path / "1a", max_steps=2,
-                 **{"data.event_schema": str(data_dir / "multimodal" / "m2e2"),
-                    "data.train": [str(corpus / "phase1_uie.jsonl")]})
+                 **{"data.event_schema": str(data_dir / "multimodal" / "m2e2"), "data.train": [str(data_1a)]})
     f1 = train(c1)
-    rec = next(r for r in read_jsonl(corpus / "phase1_uie.jsonl") if r.task == "ee")
-    ex = PhaseExamples(Reamo.from_pretrained(f1).model, c1).examples(rec, str(corpus / "phase1_uie.jsonl"))[0]
+    rec = next(r for r in read_jsonl(data_1a) if r.task == "ee")
+    exs = PhaseExamples(Reamo.from_pretrained(f1).model, c1).examples(rec, str(data_1a))
+    ex = exs[0]
     assert "Schema:" in ex.prompt and "Movement:Transport: an event of type Transport, with roles" in ex.prompt
     assert "Artifact" in ex.prompt  # a role known only from the M2E2 schema, not from the synthetic record
-    f2 = train(cfg_for("mspit_1b_schema_visual", corpus, tmp_path / "1b", max_steps=2, init_from=str(f1),
-                       **{"data.train": [str(corpus / "phase2_alignment.jsonl")]}))
+    assert [e.answer for e in exs[1:]] == [q["answer"] for q in rec.extra["schema_qa"]] and len(exs) > 3
+    c2 = cfg_for("mspit_1b_schema_visual", corpus, tmp_path / "1b", max_steps=2, init_from=str(f1),
+                 **{"data.train": [str(corpus / "phase2_alignment.jsonl")]})
+    f2 = train(c2)
+    px = PhaseExamples(Reamo.from_pretrained(f2).model, c2)
+    rec = next(r for r in read_jsonl(corpus / "phase2_alignment.jsonl") if r.extra["combo"] == "I+A" and r.events)
+    got = {e.media and next(iter(e.media)): e.answer for e in px.examples(rec, str(corpus / "phase2_alignment.jsonl"))}
+    assert set(got) == {"image", "audio"}
+    assert "Hz tone" in got["audio"] and "disk" not in got["audio"]  # each medium as it shows the scene
+    assert ("disk" in got["image"] or "square" in got["image"] or "triangle" in got["image"]) and "tone" not in got["image"]
+    trig = rec.events[0].trigger.text
+    assert f"actions: {trig} ({rec.events[0].type})" in got["image"] and f"of {trig}" in got["audio"]
     f3 = train(cfg_for("mspit_2_joint", corpus, tmp_path / "2", max_steps=2, init_from=str(f2),
                        **{"data.train": [str(corpus / "phase4_meta.jsonl")]}))
     assert (f3 / "reamo_checkpoint.json").is_file()

@@ -2,9 +2,11 @@
 and the collation of examples into a Batch. Phases differ here only; the loop is shared.
 
   uie            text IE in the answer format (no media, no meta-response)
-  schema_text    same, with textual event-schema definitions in the prompt (MS-PIT stage 1a)
+  schema_text    same, with textual event-schema definitions in the prompt, and each of the record's event-schema
+                 questions (record.extra["schema_qa"], reamo/builders/schema_qa.py) as an example (MS-PIT stage 1a)
   alignment      media -> caption (record.extra["caption"])
-  schema_visual  media -> scene-graph text (record.extra["scene_graph"], MS-PIT stage 1b)
+  schema_visual  each medium -> its scene-graph text (record.extra["scene_graphs"][medium], else the record's
+                 extra["scene_graph"]; MS-PIT stage 1b)
   grounding      phrase -> <Module>..</Module><Instruction>phrase</Instruction>, with the gold region/spans/track
   meta           the full answer: labels + meta-response, with every instruction's gold grounding
 """
@@ -24,7 +26,7 @@ from reamo.records.formats import answer_and_groundings, escape
 from reamo.model.inputs import load_media
 from reamo.records.masks import rle_decode
 from reamo.model.modeling import MediaBatch, MediaFeatures
-from reamo.model.prompts import caption_prompt, chat_prompt, grounding_prompt
+from reamo.model.prompts import caption_prompt, chat_prompt, grounding_prompt, schema_question_prompt
 from reamo.records import Record
 from reamo.records.schemas import normalize_schema
 from reamo.model.tokens import MEDIA_MODALITIES
@@ -118,15 +120,20 @@ class PhaseExamples:
                 st = render_event_schema({"event_types": {t: full["event_types"].get(t, r)
                                                           for t, r in schema["event_types"].items()}})
             prompt = m.prompt(rec.task, schema, rec.text, [], schema_text=st)
-            return [Example(rec.id, prompt, answer_and_groundings(rec, ground=False)[0])]
+            out = [Example(rec.id, prompt, answer_and_groundings(rec, ground=False)[0])]
+            if st:
+                out += [Example(f"{rec.id}:qa{i}", self._wrap(schema_question_prompt(st, rec.text, qa["question"])),
+                                qa["answer"]) for i, qa in enumerate(rec.extra.get("schema_qa", []))]
+            return out
         if phase in ("alignment", "schema_visual"):
             key = "caption" if phase == "alignment" else "scene_graph"
-            target = rec.extra.get(key)
-            if not target or not media:
+            per_medium = rec.extra.get("scene_graphs", {}) if phase == "schema_visual" else {}
+            targets = {mod: per_medium.get(mod) or rec.extra.get(key) for mod in media}
+            if not media or not all(targets.values()):
                 raise ValueError(f"phase {phase} needs media and extra[{key!r}]")
-            text = target if isinstance(target, str) else render_scene_graph(target)
-            return [Example(f"{rec.id}:{mod}", self._wrap(caption_prompt(mod, ph[mod])), text, {mod: p})
-                    for mod, p in media.items()]
+            return [Example(f"{rec.id}:{mod}", self._wrap(caption_prompt(mod, ph[mod])),
+                            t if isinstance(t, str) else render_scene_graph(t), {mod: media[mod]})
+                    for mod, t in targets.items()]
         if phase == "grounding":
             out = []
             for e in [*rec.entities, *[a for ev in rec.events for a in ev.arguments]]:

@@ -8,7 +8,7 @@ from reamo.builders.registry import BUILDERS, build
 
 
 def add_parsers(dsub, func) -> None:
-    b = dsub.add_parser("build", help="build phase 2-4 data (webdataset shards) from public corpora")
+    b = dsub.add_parser("build", help="build training data (webdataset shards) from public corpora: phases 2-4, MS-PIT stage 1a")
     bsub = b.add_subparsers(dest="builder", required=True)
     for name, spec in BUILDERS.items():
         p = bsub.add_parser(name, help=f"phase {spec.phase}: {spec.help}")

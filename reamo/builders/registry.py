@@ -11,11 +11,18 @@ from typing import Callable, Iterator
 from reamo.builders.compose import compose_meta, read_samples
 from reamo.builders.pairs import audiocaps, caption_pairs
 from reamo.builders.regions import ref_youtube_vos, refcoco
+from reamo.builders.schema_qa import schema_qa
 from reamo.builders.speech import librispeech_alignments
 from reamo.errors import InputError
 from reamo.records.shards import Sample, write_folder, write_shards
 
 log = logging.getLogger("reamo.builders")
+
+
+def _event_schema(path) -> dict | None:
+    from reamo.records.schemas import load_event_schema
+
+    return load_event_schema(path) if path else None
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,13 @@ BUILDERS: dict[str, Builder] = {
     "meta": Builder("4", "extraction + meta-response records composed from grounded (phase-3) output",
                     (("grounded", "phase-3 output: shards (folder, pattern) or a records JSONL"),),
                     lambda a, e: compose_meta(lambda: read_samples(a["grounded"], e))),
+    "schema-qa": Builder("1a", "MS-PIT stage 1a: event-schema instructions composed from text event records",
+                         (("records", "a Reamo JSONL of text EE records (e.g. `reamo data convert`'s RAMS train)"),
+                          ("schema", "an event schema giving each type's roles: JSON or an M2E2 folder "
+                                     "(default: each record's own)")),
+                         lambda a, e: schema_qa(read_samples(a["records"], e), _event_schema(a.get("schema")),
+                                                errors=e),
+                         optional=("schema",)),
     "records": Builder("any", "a Reamo JSONL with its media (e.g. the benchmark's spoken sets) as shards",
                        (("records", "the records JSONL"),), lambda a, e: read_samples(a["records"], e)),
 }

@@ -53,6 +53,11 @@ def build_prompt(task: str, schema: dict, text: str | None, modalities: list[str
     return "\n".join(parts)
 
 
+def schema_question_prompt(schema_text: str, text: str, question: str) -> str:
+    """MS-PIT stage 1a: a question about the event schema and the text's events."""
+    return f"Schema: {schema_text}\nText: {text}\nQuestion: {question}"
+
+
 def caption_prompt(modality: str, placeholder: str) -> str:
     """Phase 2 (alignment): describe the media."""
     return f"{MEDIA_WORDS[modality].capitalize()}: {placeholder}\nDescribe the {MEDIA_WORDS[modality]} briefly."

@@ -1,4 +1,4 @@
-"""The quickstart run: corpus -> evaluation before training -> the four phases (each under DeepSpeed) ->
+"""The quickstart run: corpus -> evaluation before training -> the recipe's phases (each under DeepSpeed) ->
 evaluation after training (test and dev), per-combination table, query following, pictures -> DIR/model."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from reamo.evaluation.runner import error_message, predict_records, result_record
 from reamo.quickstart import report
-from reamo.quickstart.recipe import PHASES, Recipe
+from reamo.quickstart.recipe import Recipe
 from reamo.records import read_jsonl
 
 
@@ -41,7 +41,7 @@ def run_quickstart(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     # a quickstart starts from nothing: a phase folder left by an earlier run would be resumed from its last
     # checkpoint (training nothing if it had finished), and its figures would not be this code's
-    stale = [out / n for n in (*PHASES, "embedding_cache", "model", "pictures") if (out / n).exists()]
+    stale = [out / n for n in (*recipe.phases, "embedding_cache", "model", "pictures") if (out / n).exists()]
     for p in stale:
         shutil.rmtree(p)
     if stale:
@@ -60,7 +60,7 @@ def run_quickstart(args) -> int:
     print(f"evaluation before training: {eval_before_s:.0f} s", flush=True)
 
     prev, phases = None, {}
-    for phase in PHASES:
+    for phase in recipe.phases:
         t = time.time()
         cfg = recipe.phase_config(phase, size, out, prev, args.seed)
         prev = str(train(cfg))

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from reamo.builders.schema_qa import with_schema_instructions
 from reamo.records.masks import mask_to_box, rle_encode
 from reamo.records import Argument, Entity, Event, Record, Relation, Span, write_jsonl
 
@@ -303,11 +304,42 @@ def _record(rid, task, combo, rng, world, names, allowed, held_out=None):
                             [Argument(r, e.text, e.start, e.end, e.grounding) for r, e in zip(roles, entities)])]
     rec.extra["combo"] = combo
     rec.extra["caption"] = " and ".join(f"a {t}" for t, _ in ents)
-    rec.extra["scene_graph"] = {  # MS-PIT visual schema
+    rec.extra["scene_graph"] = {  # the types the input shows (benchmarks read "objects"), kept as it was
         "objects": [t for t, _ in ents], "attributes": [f"{TYPES[t][1]} {t}" for t, _ in ents],
         "actions": [ev.trigger.text for ev in rec.events], "relations": [r.type for r in rec.relations],
         "scene": "plain background"}
+    rec.extra["scene_graphs"] = {MEDIUM[m]: _scene_graph(MEDIUM[m], rec, [t for t, _ in ents], world)
+                                 for m in mods if m in MEDIUM}
     return rec
+
+
+MEDIUM = {"I": "image", "A": "audio", "V": "video"}
+COLOUR_NAMES = {"person": "red", "animal": "green", "vehicle": "blue"}
+PITCH_NAMES = {"person": "low", "animal": "middle", "vehicle": "high"}
+SOUND_NAMES = {"person": "a voice speaking", "animal": "an animal call", "vehicle": "an engine"}
+
+
+def _scene_graph(medium: str, rec: Record, types: list[str], world: "_World") -> dict:
+    """MS-PIT's visual event schema of one medium of a record, as that medium shows the scene: its objects (the
+    entities' types), their look or sound, the event as the action, its participants (and a relation's ends) as
+    relations, and the scene."""
+    if medium == "audio":
+        look = {t: f"{PITCH_NAMES[t]} {TYPES[t][2]:.0f} Hz tone" if world.audio_kind == "tones" else SOUND_NAMES[t]
+                for t in types}
+        scene = ("tones one after another over quiet noise" if world.audio_kind == "tones"
+                 else "sounds one after another in a room")
+    else:
+        look = {t: f"{COLOUR_NAMES[t]} {TYPES[t][1]}" if world.visual == "shapes" else f"photographed {t}"
+                for t in types}
+        bg = "a plain background" if world.visual == "shapes" else "a faded photograph"
+        scene = f"a still image on {bg}" if medium == "image" else f"a short video on {bg}, objects moving left to right"
+    relations = [f"{types[0]} {r.type} {types[1]}" for r in rec.relations]  # a relation joins the two entities
+    for ev in rec.events:
+        of = {a.text: t for a, t in zip(ev.arguments, types)}
+        relations += [f"{of[a.text]} is the {a.role} of {ev.trigger.text}" for a in ev.arguments]
+    return {"objects": list(types), "attributes": [f"{t}: {look[t]}" for t in types],
+            "actions": [f"{ev.trigger.text} ({ev.type})" for ev in rec.events], "relations": relations,
+            "scene": scene}
 
 
 def generate_corpus(out_dir, size="default", seed: int = 0, visual: str = "shapes", audio: str = "tones",
@@ -341,6 +373,8 @@ def generate_corpus(out_dir, size="default", seed: int = 0, visual: str = "shape
         write_jsonl(root / f"{split}.jsonl", recs)
     train = splits["train"]
     write_jsonl(root / "phase1_uie.jsonl", [r for r in train if r.text])
+    # MS-PIT stage 1a: the phase-1 records, the text event ones with their event-schema instructions
+    write_jsonl(root / "mspit_1a_schema_text.jsonl", [with_schema_instructions(r, seed) for r in train if r.text])
     write_jsonl(root / "phase2_alignment.jsonl", [r for r in train if r.modalities != ("text",)])
     write_jsonl(root / "phase3_grounding.jsonl", [r for r in train if len(r.modalities) > (1 if r.text else 0)])
     write_jsonl(root / "phase4_meta.jsonl", train)
