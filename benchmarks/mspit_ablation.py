@@ -4,6 +4,8 @@ that shows the held-out pairs (heldout_dev.jsonl, written by benchmarks/quicksta
 check against the default recipe. Nothing is predicted here.
 
     .venv/bin/python benchmarks/mspit_ablation.py --runs runs/mspit [--recipes smollm2 mspit_text mspit_visual mspit]
+    # the second table: real text EE with and without stage 1a (scripts/mspit_text_events.sh)
+    .venv/bin/python benchmarks/mspit_ablation.py --text-events runs/mspit_text_events
 """
 from __future__ import annotations
 
@@ -83,11 +85,33 @@ def target_check(test: dict[str, dict], base: str = "smollm2") -> list[str]:
     return out
 
 
+TEXT_ARMS = {"ee": "EE tuning (no stage 1a)", "1a_ee": "stage 1a, then the same EE tuning"}
+
+
+def text_events_table(root: Path) -> str:
+    """EE trigger and argument P / R / F1 and unparsed answers per evaluation set, per arm (OUT/eval_ARM/scores.json)."""
+    lines = ["| model | set | records | trigger P / R / F1 | argument P / R / F1 | unparsed | off the list |",
+             "|---|---|---|---|---|---|---|"]
+    for arm, name in TEXT_ARMS.items():
+        p = root / f"eval_{arm}" / "scores.json"
+        if not p.is_file():
+            continue
+        for set_name, s in json.loads(p.read_text()).items():
+            prf = [" / ".join(_v(s.get(k, {}).get(x)) for x in ("precision", "recall", "f1")) for k in ("et", "ea")]
+            lines.append(f"| {name} | {set_name} | {s['records']} | {prf[0]} | {prf[1]} | {s.get('unparsed')} | "
+                         f"{s.get('off_list')} |")
+    return "\n".join(lines) + "\n"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", default="runs/mspit", help="the folder holding one quickstart run per recipe")
     ap.add_argument("--recipes", nargs="+", default=list(NAMES))
+    ap.add_argument("--text-events", help="print the real-text EE table of scripts/mspit_text_events.sh's folder")
     a = ap.parse_args()
+    if a.text_events:
+        print(text_events_table(Path(a.text_events)))
+        return
     root = Path(a.runs)
     done = [r for r in a.recipes if (root / r / "scores.json").is_file()]
     test = {r: test_rows(root / r) for r in done}

@@ -177,3 +177,22 @@ def test_the_committed_mixture_config_reads():
     zero_shot = {"twitter2017", "mnre", "m2e2", "webnlg", "wikievents"}
     assert not {s.format for s in cfg.sources} & zero_shot  # the zero-shot sets never train
     assert all(e.split != "train" for e in cfg.eval)
+
+
+def test_parts_of_one_file_train_and_evaluate_on_different_documents(data_dir, tmp_path):
+    """configs/data/mspit_text_events.yaml: RAMS dev part 1/2 trains, part 2/2 is evaluated; no document in both."""
+    from reamo.converters.registry import read_format
+    from reamo.corpora.mixture import in_part
+
+    cfg = MixtureConfig.from_yaml("configs/data/mspit_text_events.yaml", {"data_dir": str(data_dir)})
+    m = build_mixture(cfg, tmp_path / "mix")
+    all_ids = [r.id for r in read_format("rams", data_dir / "text" / "rams" / "dev.jsonlines")]
+    first = {i for i in all_ids if in_part(i, "1/2")}
+    assert 0.4 < len(first) / len(all_ids) < 0.6 and m["sources"][0]["records"] == len(first) == cfg.size
+    trained = {r.id.split("/", 2)[2] for r in read_jsonl(tmp_path / "mix" / "train.jsonl")}
+    evaluated = {r.id for r in read_jsonl(tmp_path / "mix" / "eval" / "test" / "T" / "rams.jsonl")}
+    assert trained == first and len(evaluated) == 100 and not trained & evaluated
+    assert [e["part"] for e in m["eval"]] == ["2/2", None] and m["sources"][0]["part"] == "1/2"
+    for bad in ("3/2", "0/2", "half", "1/0"):
+        with pytest.raises(ConfigError, match="part"):
+            MixtureConfig.from_dict({"sources": [{"name": "r", "format": "rams", "path": "x", "part": bad}]})

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,6 +26,23 @@ from reamo.records import Record, write_jsonl
 log = logging.getLogger("reamo.corpora")
 
 
+def in_part(record_id: str, part: str | None) -> bool:
+    """Whether a record belongs to `part` "K/N": the K-th of N parts drawn by a hash of its id (stable across runs
+    and machines), so that one file can give a training part and an evaluation part that share no record."""
+    if part is None:
+        return True
+    k, n = (int(x) for x in part.split("/"))
+    return zlib.crc32(record_id.encode()) % n == k - 1
+
+
+def _part_ok(part: str | None) -> bool:
+    try:
+        k, n = (int(x) for x in part.split("/"))
+    except (AttributeError, ValueError):
+        return part is None
+    return 1 <= k <= n
+
+
 @dataclass
 class SourceConfig(Config):
     name: str = ""
@@ -35,9 +53,11 @@ class SourceConfig(Config):
     weight: float = 1.0  # share of the mixture's examples (drawn again, with fresh labels, once exhausted)
     max_records: int | None = None  # read at most this many records of the source
     optional: bool = False  # a source whose file is absent is left out (and the manifest says so)
+    part: str | None = None  # "K/N": only the K-th of N parts of its records (by a hash of the id; see in_part)
 
     def __post_init__(self):
         self.check(bool(self.name), "name", "every source needs a name")
+        self.check(_part_ok(self.part), "part", "must be K/N with 1 <= K <= N, e.g. 1/2")
         self.check(self.format in FORMATS, "format", f"unknown format {self.format!r}; choose from {', '.join(FORMATS)}")
         self.check(bool(self.path), "path", "every source needs a path")
         self.check(self.weight > 0, "weight", "must be > 0")
@@ -54,9 +74,11 @@ class EvalSetConfig(Config):
     role: str = "test"  # "dev": for choices; "test": read last, for the report
     limit: int | None = 200  # a seeded sample of this many records (None: all)
     optional: bool = False
+    part: str | None = None  # "K/N": only the K-th of N parts of its records (see SourceConfig.part)
 
     def __post_init__(self):
         self.check(bool(self.name), "name", "every evaluation set needs a name")
+        self.check(_part_ok(self.part), "part", "must be K/N with 1 <= K <= N, e.g. 2/2")
         self.check(self.format in FORMATS, "format", f"unknown format {self.format!r}")
         self.check(self.role in ("dev", "test"), "role", "must be dev or test")
         self.check(self.limit is None or self.limit > 0, "limit", "must be positive")
@@ -115,7 +137,7 @@ def _load(entry: SourceConfig | EvalSetConfig, kind: str, cfg: MixtureConfig, ov
     recs = read_format(entry.format, path, errors)
     for e in errors[:5]:
         log.warning("%s: skipped %s", entry.name, e)
-    return path, [r for r in recs if r.text], errors  # phase 1 is text IE
+    return path, [r for r in recs if r.text and in_part(r.id, entry.part)], errors  # phase 1 is text IE
 
 
 def _counts(recs: list[Record]) -> dict:
@@ -148,8 +170,8 @@ def build_mixture(cfg: MixtureConfig, out: str | Path, overrides: dict[str, str]
             raise RecordError(path, None, f"source {s.name!r} gave no text records")
         loaded.append((s, recs))
         manifest["sources"].append({"name": s.name, "format": s.format, "path": str(path), "split": s.split,
-                                    "licence": s.licence, "sha256": _sha256(path), "bad_lines": len(errors),
-                                    **_counts(recs)})
+                                    "part": s.part, "licence": s.licence, "sha256": _sha256(path),
+                                    "bad_lines": len(errors), **_counts(recs)})
     if not loaded:
         raise InputError("sources", "no source of the mixture was found")
     # the label pool of each task: every type of every source of that task (and EE's roles per type)
@@ -196,8 +218,8 @@ def build_mixture(cfg: MixtureConfig, out: str | Path, overrides: dict[str, str]
         target.parent.mkdir(parents=True, exist_ok=True)
         write_jsonl(target, recs)
         manifest["eval"].append({"name": e.name, "role": e.role, "format": e.format, "path": str(path),
-                                 "split": e.split, "sha256": _sha256(path), "file": str(target.relative_to(out)),
-                                 "bad_lines": len(errors), **_counts(recs)})
+                                 "split": e.split, "part": e.part, "sha256": _sha256(path),
+                                 "file": str(target.relative_to(out)), "bad_lines": len(errors), **_counts(recs)})
     manifest["examples"] = len(examples)
     manifest["tasks"] = {t: sum(x.task == t for x in examples) for t in ("ner", "re", "ee")}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")
