@@ -38,6 +38,7 @@ setup(
         # polygon and RLE masks
         "webdataset>=0.2.86",
         "pycocotools>=2.0.7",
+        "pyarrow>=14",  # RefCOCO refs as parquet, as the Hugging Face copies hold them
         # the quickstart corpus's photographs (reamo/synth/photos.py): skimage.data, sklearn's sample images
         "scikit-image>=0.22",
         "scikit-learn>=1.3",

@@ -96,6 +96,27 @@ def test_refcoco_regions_are_cocos_masks(tmp_path):
     assert m["samples"] == 0 and "pickled refs are refused" in m["first_bad_entries"][0]
 
 
+def test_refcoco_refs_as_parquet_rows_build_the_same_regions(tmp_path):
+    """The refs as the Hugging Face copies hold them (jxu124/refcoco's dataset card: one ref a row, `sentences` a
+    list of {raw, sent, sent_id, tokens}, a missing value null); the same samples as from the JSON lines."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    refcoco(tmp_path)
+    refs = [json.loads(x) for x in (tmp_path / "refs.jsonl").read_text().splitlines()]
+    pq.write_table(pa.Table.from_pylist(refs), tmp_path / "train-00000-of-00001.parquet")
+    args = {"instances": tmp_path / "instances.json", "images": tmp_path / "images"}
+    m_json = build("refcoco", {"refs": tmp_path / "refs.jsonl", **args}, tmp_path / "a")
+    m_pq = build("refcoco", {"refs": tmp_path / "train-00000-of-00001.parquet", **args}, tmp_path / "b")
+    assert m_pq["samples"] == m_json["samples"] == 1 and m_pq["bad_entries"] == m_json["bad_entries"] == 3
+    assert "train-00000-of-00001.parquet:6" in " ".join(m_pq["first_bad_entries"])  # row 6: the ref without ann_id
+    (a,), (b,) = _samples(tmp_path / "a"), _samples(tmp_path / "b")
+    assert [e.to_dict() for e in a.record.entities] == [e.to_dict() for e in b.record.entities]
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1 not really")
+    m = build("refcoco", {"refs": tmp_path / "broken.parquet", **args}, tmp_path / "c")
+    assert m["samples"] == 0 and "not a readable parquet file" in m["first_bad_entries"][0]
+
+
 def test_ref_youtube_vos_tracks_follow_the_png_masks(tmp_path):
     from encoders.preprocess import load_video_frames
 

@@ -28,6 +28,15 @@ def _refs(path: Path, errors) -> list[tuple[int | None, dict]]:
         return []
     if path.suffix == ".jsonl":
         return list(json_lines(path, errors))
+    if path.suffix == ".parquet":  # one ref a row, as the Hugging Face copies write them (e.g. jxu124/refcoco)
+        import pyarrow.parquet as pq
+
+        try:
+            rows = pq.read_table(path).to_pylist()
+        except (OSError, ValueError) as e:  # pyarrow's ArrowInvalid is a ValueError
+            report(errors, path, None, f"not a readable parquet file: {e}")
+            return []
+        return [(i + 1, r) for i, r in enumerate(rows)]
     data = read_json(path, errors)
     if data is None:
         return []
@@ -65,7 +74,7 @@ def refcoco(refs_path: str | Path, instances_path: str | Path, images: str | Pat
     cats = {c["id"]: c["name"] for c in inst.get("categories", [])}
     by_image: dict[int, list[tuple[int | None, dict]]] = defaultdict(list)
     for line, ref in _refs(refs_path, errors):
-        if not isinstance(ref, dict) or "ann_id" not in ref or "image_id" not in ref:
+        if not isinstance(ref, dict) or ref.get("ann_id") is None or ref.get("image_id") is None:
             report(errors, refs_path, line, f"a ref needs ann_id and image_id: {str(ref)[:80]}")
             continue
         if ref.get("split", split) == split:

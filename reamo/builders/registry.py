@@ -41,8 +41,9 @@ BUILDERS: dict[str, Builder] = {
     "audiocaps": Builder("2", "AudioCaps captions: its CSV and a folder of the downloaded clips",
                          (("csv", "AudioCaps' train.csv"), ("clips", "the folder of clips")),
                          lambda a, e: audiocaps(a["csv"], a["clips"], e)),
-    "refcoco": Builder("3", "RefCOCO / RefCOCO+ / RefCOCOg regions: refs JSON, COCO instances, images",
-                       (("refs", "the refs as JSON or JSON lines (never the pickle)"),
+    "refcoco": Builder("3", "RefCOCO / RefCOCO+ / RefCOCOg regions: refs JSON or parquet, COCO instances, images",
+                       (("refs", "the refs as JSON, JSON lines or parquet (one ref a row, as the Hugging Face "
+                                 "copies hold them; never the pickle)"),
                         ("instances", "COCO's instances.json of the refs' images"),
                         ("images", "the folder of the COCO images"),
                         ("split", "the refs' split to build (default: train)")),
