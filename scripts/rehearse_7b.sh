@@ -3,7 +3,7 @@
 # CPU and gloo unless DS_ACCELERATOR says otherwise), so that a cluster run cannot die at hour three on a data
 # format or a rank mismatch:
 #   1. a small real sample of every source in its published format (tests/fixtures/builders/sources.py)
-#   2. every builder: `reamo data build caption-pairs | audiocaps | refcoco | ref-youtube-vos | librispeech | meta`,
+#   2. every builder: `reamo data build caption-pairs | audiocaps | refcoco | ref-youtube-vos | tao | librispeech | meta`,
 #      and the phase-1 mixture (`reamo data mix`, 32 examples)
 #   3. for phases 2-4, `reamo cache build` under torchrun on NPROC processes (the recipe's embedding cache)
 #   4. the four phases through scripts/train_phase.sh with the recipe's own configs (ZeRO-2, streaming shards,
@@ -34,15 +34,16 @@ build audiocaps --csv "$S/audiocaps/train.csv" --clips "$S/audiocaps/clips" --ou
 build refcoco --refs "$S/refcoco/refs.jsonl" --instances "$S/refcoco/instances.json" --images "$S/refcoco/images" \
   --out "$D/phase3_refcoco"
 build ref-youtube-vos --root "$S/ref_youtube_vos/train" --out "$D/phase3_ref_youtube_vos"
+build tao --annotations "$S/tao/annotations/train.json" --frames "$S/tao/frames" --out "$D/phase3_tao"
 build librispeech --root "$S/librispeech" --out "$D/phase3_librispeech"
-build meta --grounded "$D/{phase3_refcoco,phase3_ref_youtube_vos,phase3_librispeech}/shard-000000.tar" \
+build meta --grounded "$D/{phase3_refcoco,phase3_ref_youtube_vos,phase3_tao,phase3_librispeech}/shard-000000.tar" \
   --out "$D/phase4_meta"
 "$PY/reamo" data mix --config configs/data/phase1_public.yaml --out "$D/phase1" --set size=32
 
 declare -A DATA=(
   [phase1_uie]="[$D/phase1/train.jsonl]"
   [phase2_alignment]="[$D/phase2_pairs,$D/phase2_audiocaps]"
-  [phase3_grounding]="[$D/phase3_refcoco,$D/phase3_ref_youtube_vos,$D/phase3_librispeech]"
+  [phase3_grounding]="[$D/phase3_refcoco,$D/phase3_ref_youtube_vos,$D/phase3_tao,$D/phase3_librispeech]"
   [phase4_meta]="[$D/phase4_meta]"
 )
 prev=null

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from fixtures.builders.sources import (PHOTOS, audiocaps, caption_pairs, jpeg, librispeech, photo, ref_youtube_vos,
-                                      refcoco)
+                                      refcoco, tao)
 from reamo.builders import build
 from reamo.builders.speech import parse_alignment_line
 from reamo.cli import main as cli_main
@@ -135,6 +135,30 @@ def test_ref_youtube_vos_tracks_follow_the_png_masks(tmp_path):
         assert np.array_equal(rle_decode(f["mask_rle"]), want)
     video = load_video_frames(tmp_path / "out" / rec.video, num_frames=6)
     assert video.frames.shape[0] == 6 and abs(video.duration - 1.0) < 1e-6  # 6 frames at 6 fps
+
+
+def test_tao_tracks_are_box_tracks_named_by_category_and_place(tmp_path):
+    from encoders.preprocess import load_video_frames
+
+    ann, frames = tao(tmp_path)
+    m = build("tao", {"annotations": ann, "frames": frames}, tmp_path / "out")
+    assert m["samples"] == 1 and m["bad_entries"] == 2
+    bad = " ".join(m["first_bad_entries"])
+    assert "box [200, 40, 20, 20] is empty or outside" in bad and "train/LaSOT/absent: 1 of 1 frames missing" in bad
+    (s,) = _samples(tmp_path / "out")
+    ents = s.record.entities
+    assert [(e.text, e.type) for e in ents] == [("the person on the right", "person"),
+                                                ("the person on the left", "person"), ("the dog", "dog")]
+    left = ents[1].grounding["video"]
+    assert [f["t"] for f in left["frames"]] == [0.0, 1.0, 2.0] and left["span"] == [0.0, 3.0]  # 1 frame a second
+    mask = rle_decode(left["frames"][0]["mask_rle"])
+    assert mask.shape == (64, 96) and mask.sum() == 15 * 41 and mask[8:49, 5:20].all()  # the box's rectangle
+    assert left["frames"][0]["box"] == mask_to_box(mask)
+    assert [f["t"] for f in ents[2].grounding["video"]["frames"]] == [1.0]  # its second box was refused
+    assert s.record.extra["masks"] == "box" and s.record.schema == {"entity_types": ["dog", "person"]}
+    (tmp_path / "v.mp4").write_bytes(s.media_bytes("video"))
+    vf = load_video_frames(tmp_path / "v.mp4", 3)
+    assert vf.frames.shape[0] == 3 and vf.frames.shape[1:3] == (64, 96)
 
 
 def test_librispeech_alignments_give_word_time_spans(tmp_path):

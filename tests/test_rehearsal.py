@@ -21,10 +21,11 @@ def test_the_7b_recipe_rehearses_end_to_end_on_two_processes(tmp_path):
     # every builder wrote samples, and reported the sources' bad entries without stopping
     built = {p.parent.name: json.loads(p.read_text()) for p in (work / "data").glob("*/manifest.json")}
     assert set(built) >= {"phase2_pairs", "phase2_audiocaps", "phase3_refcoco", "phase3_ref_youtube_vos",
-                          "phase3_librispeech", "phase4_meta", "phase1"}
+                          "phase3_tao", "phase3_librispeech", "phase4_meta", "phase1"}
     for name, m in built.items():
         assert m.get("samples", m.get("examples", 0)) > 0, name
     assert built["phase2_pairs"]["bad_entries"] == 3 and built["phase3_refcoco"]["bad_entries"] == 3
+    assert built["phase3_tao"]["bad_entries"] == 2
     # the cache of phases 2-4: built by 2 processes, every unit written, once per phase's data
     builds = [json.loads(p.read_text()) for p in (work / "runs" / "embedding_cache" / "shards").glob("build-*.json")]
     assert len(builds) == 3

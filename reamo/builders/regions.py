@@ -1,7 +1,8 @@
 """Phase 3 (grounding-aware tuning) from referring-expression sets: RefCOCO / RefCOCO+ / RefCOCOg (the refs as JSON
 or JSON lines — the refer toolkit's `refs(unc).p` dumped to JSON, never the pickle itself — with COCO's instances
 JSON for the masks, polygons or RLE) for image regions, and Ref-YouTube-VOS (meta_expressions.json, the
-per-frame palette PNGs of Annotations/ and the JPEG frames, meta.json for categories) for video tracks.
+per-frame palette PNGs of Annotations/ and the JPEG frames, meta.json for categories) and TAO (its annotations JSON
+and frames; boxes, no masks) for video tracks.
 
 One record per image or video: every referring sentence becomes an entity whose type is its object's category
 and whose grounding is the object's mask and box (image) or its per-frame masks and time span (video). The same
@@ -182,3 +183,93 @@ def ref_youtube_vos(root: str | Path, meta_expressions: str | Path | None = None
             rec = Record(f"ref-youtube-vos/{vid}", "ner", schema={"entity_types": sorted({e.type for e in entities})},
                          entities=entities, extra={"source": "ref-youtube-vos", "fps": fps})
             yield Sample(rec, {"video": ("mp4", encode_mp4(frames, fps))})
+
+
+ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth")
+
+
+def _track_phrases(tracks: list[tuple[str, float]]) -> list[str]:
+    """A phrase per track from its category and where it first shows (x of its box centre): "the dog" when the
+    category is alone in the video, else "the dog on the left" / "on the right", or "the third dog from the left"."""
+    out = []
+    for cat, x in tracks:
+        same = sorted(xx for c, xx in tracks if c == cat)
+        if len(same) == 1:
+            out.append(f"the {cat}")
+        elif len(same) == 2:
+            out.append(f"the {cat} on the {'left' if x == same[0] else 'right'}")
+        else:
+            k = same.index(x)
+            out.append(f"the {ORDINALS[k] if k < len(ORDINALS) else f'{k + 1}th'} {cat} from the left")
+    return out
+
+
+def tao_tracks(annotations: str | Path, frames: str | Path, fps: float = 1.0,
+               errors: list | None = None) -> Iterator[Sample]:
+    """TAO (annotations JSON in its published schema: videos, images with video_id and frame_index, tracks,
+    annotations with track_id and an [x, y, w, h] box, categories) with its frames folder -> one video sample per
+    video: its annotated frames (TAO annotates one frame a second) encoded as MPEG-4 at `fps`, one entity per track,
+    typed by its category and named by a phrase from the category and where it first shows (_track_phrases). TAO
+    gives boxes, not masks: each frame's mask is the box's rectangle (record.extra["masks"] = "box"). Categories
+    merged by the annotations ("merged") take the merging category, as TAO's toolkit does. A video with missing
+    frames, or a box that is empty or outside the frame, is reported; the video's other tracks are kept."""
+    from PIL import Image
+
+    path, frames = Path(annotations), Path(frames)
+    data = read_json(path, errors)
+    if data is None:
+        return
+    merged = {m["id"]: c["id"] for c in data.get("categories", []) for m in c.get("merged", [])}
+    cats = {c["id"]: c["name"] for c in data.get("categories", [])}
+    tracks = {t["id"]: t for t in data.get("tracks", [])}
+    images: dict[int, list[dict]] = defaultdict(list)
+    for im in data.get("images", []):
+        images[im["video_id"]].append(im)
+    by_track: dict[int, list[dict]] = defaultdict(list)
+    for a in data.get("annotations", []):
+        if a.get("track_id") not in tracks:
+            report(errors, path, None, f"annotation {a.get('id')}: track {a.get('track_id')} not in the tracks")
+            continue
+        by_track[a["track_id"]].append(a)
+    for video in sorted(data.get("videos", []), key=lambda v: v["id"]):
+        ims = sorted(images.get(video["id"], []), key=lambda im: im["frame_index"])
+        files = [frames / im["file_name"] for im in ims]
+        missing = [p for p in files if not p.is_file()]
+        if not ims or missing:
+            report(errors, path, None, f"video {video.get('name', video['id'])}: {len(missing)} of {len(ims)} frames "
+                                       f"missing ({missing[0] if missing else 'no annotated frames'})")
+            continue
+        pixels = [np.asarray(Image.open(p).convert("RGB")) for p in files]
+        h, w = pixels[0].shape[:2]
+        h, w = h - h % 2, w - w % 2  # as encoded
+        index = {im["id"]: k for k, im in enumerate(ims)}
+        found = []
+        for tid in sorted(t for t, tr in tracks.items() if tr["video_id"] == video["id"]):
+            cat = cats.get(merged.get(tracks[tid]["category_id"], tracks[tid]["category_id"]), "object")
+            track = []
+            for a in sorted(by_track.get(tid, []), key=lambda a: index.get(a["image_id"], -1)):
+                if a["image_id"] not in index:
+                    continue
+                x, y, bw, bh = (float(v) for v in a["bbox"])
+                x0, y0 = max(0, int(x)), max(0, int(y))
+                x1, y1 = min(w, int(np.ceil(x + bw))), min(h, int(np.ceil(y + bh)))
+                if x1 <= x0 or y1 <= y0:
+                    report(errors, path, None, f"annotation {a.get('id')} of track {tid}: box {a['bbox']} is empty "
+                                               f"or outside the {w}x{h} frame")
+                    continue
+                m = np.zeros((h, w), bool)
+                m[y0:y1, x0:x1] = True
+                track.append({"t": round(index[a["image_id"]] / fps, 4), "box": mask_to_box(m),
+                              "mask_rle": rle_encode(m)})
+            if track:
+                found.append((cat, track))
+        if not found:
+            continue
+        phrases = _track_phrases([(c, (tr[0]["box"][0] + tr[0]["box"][2]) / 2) for c, tr in found])
+        entities = [Entity(p, c, grounding={"video": {"span": [tr[0]["t"], round(tr[-1]["t"] + 1 / fps, 4)],
+                                                      "frames": tr}})
+                    for p, (c, tr) in zip(phrases, found)]
+        rec = Record(f"tao/{video.get('name', video['id'])}", "ner",
+                     schema={"entity_types": sorted({c for c, _ in found})}, entities=entities,
+                     extra={"source": "tao", "fps": fps, "masks": "box"})
+        yield Sample(rec, {"video": ("mp4", encode_mp4(pixels, fps))})

@@ -10,7 +10,7 @@ from typing import Callable, Iterator
 
 from reamo.builders.compose import compose_meta, read_samples
 from reamo.builders.pairs import audiocaps, caption_pairs
-from reamo.builders.regions import ref_youtube_vos, refcoco
+from reamo.builders.regions import ref_youtube_vos, refcoco, tao_tracks
 from reamo.builders.schema_qa import schema_qa
 from reamo.builders.speech import librispeech_alignments
 from reamo.errors import InputError
@@ -54,6 +54,10 @@ BUILDERS: dict[str, Builder] = {
                                 ("meta-expressions", "meta_expressions.json (default: ROOT/meta_expressions.json)")),
                                lambda a, e: ref_youtube_vos(a["root"], a.get("meta_expressions"), errors=e),
                                optional=("meta-expressions",)),
+    "tao": Builder("3", "TAO tracks: its annotations JSON (boxes a second) and the frames folder",
+                   (("annotations", "TAO's train.json or validation.json"),
+                    ("frames", "the folder the annotations' file_name paths start from")),
+                   lambda a, e: tao_tracks(a["annotations"], a["frames"], errors=e)),
     "librispeech": Builder("3", "speech spans: LibriSpeech merged with the MFA word alignments (*.alignment.txt)",
                            (("root", "the LibriSpeech split folder holding the alignments"),),
                            lambda a, e: librispeech_alignments(a["root"], e)),
