@@ -131,6 +131,19 @@ def encode_mp4(frames: list[np.ndarray], fps: float) -> bytes:
     return buf.getvalue()
 
 
+def _video_frames(files: list[Path], what: str, source: Path, errors) -> list[np.ndarray] | None:
+    """A video's frames (RGB arrays) from its frame files, or None when there are none or some are absent
+    (reported against `source`)."""
+    from PIL import Image
+
+    missing = [p for p in files if not p.is_file()]
+    if not files or missing:
+        report(errors, source, None, f"{what}: {len(missing)} of {len(files)} frames missing "
+                                     f"({missing[0] if missing else 'no frames listed'})")
+        return None
+    return [np.asarray(Image.open(p).convert("RGB")) for p in files]
+
+
 def ref_youtube_vos(root: str | Path, meta_expressions: str | Path | None = None, fps: float = 6.0,
                     errors: list | None = None) -> Iterator[Sample]:
     """Ref-YouTube-VOS train (root/JPEGImages/VID/*.jpg, root/Annotations/VID/*.png, root/meta.json) with its
@@ -150,13 +163,10 @@ def ref_youtube_vos(root: str | Path, meta_expressions: str | Path | None = None
             cats[vid] = {k: o.get("category", "object") for k, o in v.get("objects", {}).items()}
     for vid, v in sorted(meta.get("videos", {}).items()):
         names = sorted(v.get("frames", []))
-        jpgs = [root / "JPEGImages" / vid / f"{n}.jpg" for n in names]
-        missing = [p for p in jpgs if not p.is_file()]
-        if not names or missing:
-            report(errors, meta_path, None, f"video {vid}: {len(missing)} of {len(names)} frames missing "
-                                            f"({missing[0] if missing else 'no frames listed'})")
+        frames = _video_frames([root / "JPEGImages" / vid / f"{n}.jpg" for n in names], f"video {vid}", meta_path,
+                               errors)
+        if frames is None:
             continue
-        frames = [np.asarray(Image.open(p).convert("RGB")) for p in jpgs]
         labels = []
         for n in names:
             png = root / "Annotations" / vid / f"{n}.png"
@@ -213,8 +223,6 @@ def tao_tracks(annotations: str | Path, frames: str | Path, fps: float = 1.0,
     gives boxes, not masks: each frame's mask is the box's rectangle (record.extra["masks"] = "box"). Categories
     merged by the annotations ("merged") take the merging category, as TAO's toolkit does. A video with missing
     frames, or a box that is empty or outside the frame, is reported; the video's other tracks are kept."""
-    from PIL import Image
-
     path, frames = Path(annotations), Path(frames)
     data = read_json(path, errors)
     if data is None:
@@ -233,13 +241,10 @@ def tao_tracks(annotations: str | Path, frames: str | Path, fps: float = 1.0,
         by_track[a["track_id"]].append(a)
     for video in sorted(data.get("videos", []), key=lambda v: v["id"]):
         ims = sorted(images.get(video["id"], []), key=lambda im: im["frame_index"])
-        files = [frames / im["file_name"] for im in ims]
-        missing = [p for p in files if not p.is_file()]
-        if not ims or missing:
-            report(errors, path, None, f"video {video.get('name', video['id'])}: {len(missing)} of {len(ims)} frames "
-                                       f"missing ({missing[0] if missing else 'no annotated frames'})")
+        pixels = _video_frames([frames / im["file_name"] for im in ims], f"video {video.get('name', video['id'])}",
+                               path, errors)
+        if pixels is None:
             continue
-        pixels = [np.asarray(Image.open(p).convert("RGB")) for p in files]
         h, w = pixels[0].shape[:2]
         h, w = h - h % 2, w - w % 2  # as encoded
         index = {im["id"]: k for k, im in enumerate(ims)}
