@@ -21,8 +21,9 @@ MAX_DROP = 0.05  # no combination more than this below the default recipe
 
 
 def _f1(s: dict, key: str):
+    """An F1 (extraction) or a mean (grounding) figure of a scores dict; None when absent."""
     v = s.get(key)
-    return v["f1"] if isinstance(v, dict) else v
+    return (v.get("f1", v.get("mean")) if isinstance(v, dict) else v)
 
 
 def test_rows(run: Path) -> dict:
