@@ -125,3 +125,40 @@ def test_label_following_variants(data_dir):
     assert all(r.schema["entity_types"] == ["human", "place", "group", "other thing"] for r in v["renamed"])
     assert {e.type for r in v["renamed"] for e in r.entities} <= {"human", "place", "group", "other thing"}
     assert [e.type for e in gold[1].entities] and gold[1].entities[0].type in full  # the input is not changed
+
+
+def test_mspit_ablation_tables_and_target_check(tmp_path):
+    """benchmarks/mspit_ablation.py: per-combination EE from each run's scores.json and held-out dev lines, and the
+    target check (media-only trigger F1, any combination more than 0.05 below the default recipe)."""
+    import json
+
+    from mspit_ablation import combo_table, heldout_rows, target_check, test_rows, text_events_table
+
+    def run(name, a_et, i_ner):
+        d = tmp_path / name
+        d.mkdir()
+        f = lambda x: {"f1": x, "precision": x, "recall": x}
+        combos = {c: {"records": 20, "ner": f(i_ner if c == "I" else 1.0), "et": f(a_et if c in ("A", "V") else 1.0),
+                      "ea": f(0.5)} for c in ("I", "A", "V")}
+        (d / "scores.json").write_text(json.dumps({
+            "per_combination": combos, "after": {"ner": f(0.9), "image_miou": {"mean": 0.7}},
+            "dev_after": {"ner": f(0.8)}, "timings_s": {"p1": 10.0, "p2": 5.0}}))
+        (d / "heldout_dev.jsonl").write_text(json.dumps({"combination": "A", "records": 20, "et": 0.25}) + "\n" +
+                                             json.dumps({"part": "heldout_pairs", "records": 5, "ner": {"f1": 0.4}}))
+        return test_rows(d)
+
+    rows = {"smollm2": run("smollm2", 0.333, 0.8), "mspit": run("mspit", 0.7, 0.6)}
+    assert rows["mspit"]["all"]["image_miou"] == 0.7 and rows["mspit"]["seconds"] == 15.0
+    table = combo_table(rows, ["I", "A"])
+    assert "| MS-PIT: 1a + 1b + stage 2 | 1.000 / 0.500 | 0.700 / 0.500 | 0.900 | - |" in table
+    (check,) = target_check(rows)
+    assert "A 0.700, V 0.700 (target >= 0.60: met)" in check and "I ner 0.800 -> 0.600" in check
+    assert heldout_rows(tmp_path / "mspit")["A"]["et"] == 0.25
+    assert heldout_rows(tmp_path / "mspit")["heldout_pairs"]["ner"] == 0.4
+    assert "not compared" in target_check({"mspit": rows["mspit"]})[0]
+    (tmp_path / "eval_ee").mkdir()
+    (tmp_path / "eval_ee" / "scores.json").write_text(json.dumps({"T/rams": {
+        "records": 100, "unparsed": 2, "off_list": 1, "et": {"precision": 0.5, "recall": 0.25, "f1": 0.333},
+        "ea": {"precision": 0.1, "recall": 0.2, "f1": 0.133}}}))
+    assert "| EE tuning (no stage 1a) | T/rams | 100 | 0.500 / 0.250 / 0.333 | 0.100 / 0.200 / 0.133 | 2 | 1 |" in \
+        text_events_table(tmp_path)
