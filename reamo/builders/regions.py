@@ -230,6 +230,9 @@ def tao_tracks(annotations: str | Path, frames: str | Path, fps: float = 1.0,
     merged = {m["id"]: c["id"] for c in data.get("categories", []) for m in c.get("merged", [])}
     cats = {c["id"]: c["name"] for c in data.get("categories", [])}
     tracks = {t["id"]: t for t in data.get("tracks", [])}
+    video_tracks: dict[int, list[int]] = defaultdict(list)
+    for tid in sorted(tracks):
+        video_tracks[tracks[tid]["video_id"]].append(tid)
     images: dict[int, list[dict]] = defaultdict(list)
     for im in data.get("images", []):
         images[im["video_id"]].append(im)
@@ -249,7 +252,7 @@ def tao_tracks(annotations: str | Path, frames: str | Path, fps: float = 1.0,
         h, w = h - h % 2, w - w % 2  # as encoded
         index = {im["id"]: k for k, im in enumerate(ims)}
         found = []
-        for tid in sorted(t for t, tr in tracks.items() if tr["video_id"] == video["id"]):
+        for tid in video_tracks[video["id"]]:
             cat = cats.get(merged.get(tracks[tid]["category_id"], tracks[tid]["category_id"]), "object")
             track = []
             for a in sorted(by_track.get(tid, []), key=lambda a: index.get(a["image_id"], -1)):

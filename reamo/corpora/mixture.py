@@ -26,21 +26,31 @@ from reamo.records import Record, write_jsonl
 log = logging.getLogger("reamo.corpora")
 
 
+def _parse_part(part: str) -> tuple[int, int]:
+    """"K/N" -> (K, N); ValueError unless 1 <= K <= N."""
+    k, n = (int(x) for x in part.split("/"))
+    if not 1 <= k <= n:
+        raise ValueError(part)
+    return k, n
+
+
 def in_part(record_id: str, part: str | None) -> bool:
     """Whether a record belongs to `part` "K/N": the K-th of N parts drawn by a hash of its id (stable across runs
     and machines), so that one file can give a training part and an evaluation part that share no record."""
     if part is None:
         return True
-    k, n = (int(x) for x in part.split("/"))
+    k, n = _parse_part(part)
     return zlib.crc32(record_id.encode()) % n == k - 1
 
 
 def _part_ok(part: str | None) -> bool:
+    if part is None:
+        return True
     try:
-        k, n = (int(x) for x in part.split("/"))
+        _parse_part(part)
     except (AttributeError, ValueError):
-        return part is None
-    return 1 <= k <= n
+        return False
+    return True
 
 
 @dataclass

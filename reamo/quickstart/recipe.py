@@ -74,12 +74,15 @@ class Recipe(Config):
         self.check(bool(self.phases), "phases", "list at least one phase")
         names = list(self.phases)
         for i, (name, p) in enumerate(self.phases.items()):
-            if not (PHASE_CONFIGS / f"{p.config or name}.yaml").is_file():
-                raise ConfigError(f"phases.{name}.config", p.config or name,
-                                  f"no phase config {PHASE_CONFIGS / (p.config or name)}.yaml")
+            if not self.phase_yaml(name).is_file():
+                raise ConfigError(f"phases.{name}.config", p.config or name, f"no phase config {self.phase_yaml(name)}")
             bad = [r for r in p.replay if r not in names[:i]]
             if bad:
                 raise ConfigError(f"phases.{name}.replay", p.replay, f"{bad[0]!r} is not a phase before {name}")
+
+    def phase_yaml(self, name: str) -> Path:
+        """The phase config a recipe phase runs: configs/phases/CONFIG.yaml (CONFIG: its `config`, else its name)."""
+        return PHASE_CONFIGS / f"{self.phases[name].config or name}.yaml"
 
     @staticmethod
     def _path(name_or_path: str) -> Path:
@@ -124,17 +127,14 @@ class Recipe(Config):
 
         from reamo.configbase import load_yaml
 
-        def yaml_of(name):
-            return PHASE_CONFIGS / f"{self.phases[name].config or name}.yaml"
-
         def data_of(name):
             return [str(out / "corpus" / f"{f}.jsonl") for f in self.phases[name].data or [name]]
 
         p = self.phases[phase]
-        replay = [{"phase": load_yaml(yaml_of(name))["phase"], "train": data_of(name), "fraction": float(f)}
+        replay = [{"phase": load_yaml(self.phase_yaml(name))["phase"], "train": data_of(name), "fraction": float(f)}
                   for name, f in p.replay.items()]
         weights = {"loss_weights": {**self.train.get("loss_weights", {}), **p.loss_weights}} if p.loss_weights else {}
-        return TrainConfig.from_yaml(yaml_of(phase), {
+        return TrainConfig.from_yaml(self.phase_yaml(phase), {
             **self.train, **weights, **p.train, "model": self.model, "init_from": init_from,
             "output_dir": str(out / phase), "epochs": float(p.epochs[size]), "data.train": data_of(phase),
             "data.replay": replay, "data.cache_dir": str(out / "embedding_cache"), "trainable": list(p.trainable),
