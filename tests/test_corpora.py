@@ -193,6 +193,21 @@ def test_parts_of_one_file_train_and_evaluate_on_different_documents(data_dir, t
     evaluated = {r.id for r in read_jsonl(tmp_path / "mix" / "eval" / "test" / "T" / "rams.jsonl")}
     assert trained == first and len(evaluated) == 100 and not trained & evaluated
     assert [e["part"] for e in m["eval"]] == ["2/2", None] and m["sources"][0]["part"] == "1/2"
+    # RAMS names 139 event types: each evaluation prompt gets its gold types + seeded distractors, 12 in all, as
+    # `reamo bench build` cuts them; M2E2's 8 ACE types stay whole
+    rams = list(read_jsonl(tmp_path / "mix" / "eval" / "test" / "T" / "rams.jsonl"))
+    assert all(len(r.schema["event_types"]) == 12 for r in rams)
+    assert all({e.type for e in r.events} <= set(r.schema["event_types"]) for r in rams)
+    assert len({tuple(r.schema["event_types"]) for r in rams}) > 50  # the distractors differ per record
+    assert "schema" in m["eval"][0] and "schema" not in m["eval"][1]
+    m2e2 = list(read_jsonl(tmp_path / "mix" / "eval" / "test" / "T" / "m2e2.jsonl"))
+    assert len({tuple(r.schema["event_types"]) for r in m2e2}) == 1
+    again = build_mixture(cfg, tmp_path / "mix2")  # seeded: the same cut again
+    assert [r.schema for r in read_jsonl(tmp_path / "mix2" / "eval" / "test" / "T" / "rams.jsonl")] == \
+        [r.schema for r in rams] and again["eval"] == m["eval"]
+    with pytest.raises(ConfigError, match="max_event_types"):
+        MixtureConfig.from_dict({"sources": [{"name": "r", "format": "rams", "path": "x"}],
+                                 "eval": [{"name": "e", "format": "rams", "path": "x", "max_event_types": 0}]})
     for bad in ("3/2", "0/2", "half", "1/0"):
         with pytest.raises(ConfigError, match="part"):
             MixtureConfig.from_dict({"sources": [{"name": "r", "format": "rams", "path": "x", "part": bad}]})

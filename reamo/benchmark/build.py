@@ -29,7 +29,7 @@ import numpy as np
 
 from reamo.converters import read_format
 from reamo.records import Record, write_jsonl
-from reamo.records.schemas import ITEM_FIELDS, LABEL_KEYS
+from reamo.records.schemas import cut_schemas
 
 LICENSES = {
     "twitter2017": "Twitter-2017 (Yu et al. 2020, UMT): research use; tweet texts under Twitter's terms",
@@ -92,28 +92,6 @@ def _sample(records: list[Record], n: int, seed: int, name: str) -> list[Record]
         return records
     rng = np.random.default_rng([seed, sum(map(ord, name))])
     return [records[i] for i in sorted(rng.choice(len(records), n, replace=False))]
-
-
-def _cut_schemas(records: list[Record], max_events: int, max_relations: int, seed: int) -> bool:
-    """Per record: its gold event (or relation) types plus seeded distractors, `max_events` (`max_relations`) in
-    all, when the set's list is longer. Returns whether anything was cut."""
-    cut = False
-    for k, r in enumerate(records):
-        if r.task not in ("ee", "re"):
-            continue
-        key, limit = LABEL_KEYS[r.task], max_events if r.task == "ee" else max_relations
-        types = r.schema.get(key)
-        if not types or len(types) <= limit:
-            continue
-        cut = True
-        gold = list(dict.fromkeys(x.type for x in getattr(r, ITEM_FIELDS[r.task]) if x.type in types))
-        rest = sorted(set(types) - set(gold))
-        rng = np.random.default_rng([seed, k])
-        extra = list(rng.choice(rest, max(0, limit - len(gold)), replace=False)) if rest else []
-        keep = sorted(gold + [str(x) for x in extra])
-        r.schema = dict(r.schema)
-        r.schema[key] = {t: types[t] for t in keep} if r.task == "ee" else keep
-    return cut
 
 
 def _text_only(records: list[Record]) -> list[Record]:
@@ -195,7 +173,7 @@ def build_benchmark(out: str | Path, opts: BuildOptions, progress=print) -> dict
         errors = []
         records = _text_only(read_format(fmt, src, errors))
         sample = _sample(records, opts.per_set, opts.seed, name)
-        cut = _cut_schemas(sample, opts.max_event_types, opts.max_relation_types, opts.seed)
+        cut = cut_schemas(sample, opts.max_event_types, opts.max_relation_types, opts.seed)
         write_jsonl(out / combo / f"{name}.jsonl", sample)
         entry = {"source": str(src), "format": fmt, "license": LICENSES[fmt], "task": sample[0].task if sample else None,
                  "records": len(sample), "of": len(records), "bad_lines": len(errors),

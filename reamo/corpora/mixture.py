@@ -22,6 +22,7 @@ from reamo.converters.registry import FORMATS, read_format
 from reamo.corpora.labels import LabelSampling, sample_labels, schema_types
 from reamo.errors import InputError, RecordError
 from reamo.records import Record, write_jsonl
+from reamo.records.schemas import cut_schemas
 
 log = logging.getLogger("reamo.corpora")
 
@@ -85,9 +86,15 @@ class EvalSetConfig(Config):
     limit: int | None = 200  # a seeded sample of this many records (None: all)
     optional: bool = False
     part: str | None = None  # "K/N": only the K-th of N parts of its records (see SourceConfig.part)
+    # a longer event schema (relation list) is cut per record to its gold types + seeded distractors, as
+    # `reamo bench build` does (reamo.records.schemas.cut_schemas): RAMS names 139 event types
+    max_event_types: int = 12
+    max_relation_types: int = 24
 
     def __post_init__(self):
         self.check(bool(self.name), "name", "every evaluation set needs a name")
+        self.check(self.max_event_types > 0, "max_event_types", "must be positive")
+        self.check(self.max_relation_types > 0, "max_relation_types", "must be positive")
         self.check(_part_ok(self.part), "part", "must be K/N with 1 <= K <= N, e.g. 2/2")
         self.check(self.format in FORMATS, "format", f"unknown format {self.format!r}")
         self.check(self.role in ("dev", "test"), "role", "must be dev or test")
@@ -224,12 +231,15 @@ def build_mixture(cfg: MixtureConfig, out: str | Path, overrides: dict[str, str]
             idx = np.sort(np.random.default_rng([cfg.seed, 104729, len(manifest["eval"])]).choice(len(recs), e.limit,
                                                                                                   replace=False))
             recs = [recs[i] for i in idx]
+        cut = cut_schemas(recs, e.max_event_types, e.max_relation_types, cfg.seed)
         target = out / "eval" / e.role / e.combo / f"{e.name}.jsonl"
         target.parent.mkdir(parents=True, exist_ok=True)
         write_jsonl(target, recs)
         manifest["eval"].append({"name": e.name, "role": e.role, "format": e.format, "path": str(path),
                                  "split": e.split, "part": e.part, "sha256": _sha256(path),
-                                 "file": str(target.relative_to(out)), "bad_lines": len(errors), **_counts(recs)})
+                                 "file": str(target.relative_to(out)), "bad_lines": len(errors), **_counts(recs),
+                                 **({"schema": f"per record: gold types + distractors, {e.max_event_types} event / "
+                                               f"{e.max_relation_types} relation types at most"} if cut else {})})
     manifest["examples"] = len(examples)
     manifest["tasks"] = {t: sum(x.task == t for x in examples) for t in ("ner", "re", "ee")}
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1, ensure_ascii=False) + "\n")

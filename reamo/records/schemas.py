@@ -48,6 +48,33 @@ def normalize_schema(task: str, schema) -> dict:
     return {"event_types": out}
 
 
+def cut_schemas(records: list, max_event_types: int, max_relation_types: int, seed: int) -> bool:
+    """Per record, in place: an event schema longer than `max_event_types` types (a relation list longer than
+    `max_relation_types`) becomes the record's gold types plus seeded distractors, that many in all, so that a
+    prompt stays within the model's length and the label list reads like the ones it was tuned on (RAMS names 139
+    types, WebNLG 216 relations). The draw depends on `seed` and the record's position. Returns whether anything
+    was cut."""
+    import numpy as np
+
+    cut = False
+    for k, r in enumerate(records):
+        if r.task not in ("ee", "re"):
+            continue
+        key, limit = LABEL_KEYS[r.task], max_event_types if r.task == "ee" else max_relation_types
+        types = r.schema.get(key)
+        if not types or len(types) <= limit:
+            continue
+        cut = True
+        gold = list(dict.fromkeys(x.type for x in getattr(r, ITEM_FIELDS[r.task]) if x.type in types))
+        rest = sorted(set(types) - set(gold))
+        rng = np.random.default_rng([seed, k])
+        extra = list(rng.choice(rest, max(0, limit - len(gold)), replace=False)) if rest else []
+        keep = sorted(gold + [str(x) for x in extra])
+        r.schema = dict(r.schema)
+        r.schema[key] = {t: types[t] for t in keep} if r.task == "ee" else keep
+    return cut
+
+
 def load_event_schema(path) -> dict:
     """An event schema given as data: a JSON file ({"event_types": {type: [roles]}}) or an M2E2 folder,
     from whose annotations (text events, image events, the imSitu->ACE role mapping) the ACE event types
