@@ -8,7 +8,7 @@ import pytest
 
 from reamo.cli import main as cli_main
 from reamo.corpora import LabelSampling, MixtureConfig, build_mixture, sample_labels
-from reamo.corpora.labels import own_types, restyle_name
+from reamo.corpora.labels import coarse_event_name, load_synonyms, own_types, restyle_name
 from reamo.errors import ConfigError, InputError
 from reamo.records import Argument, Entity, Event, Record, Relation, Span, read_jsonl
 
@@ -87,7 +87,51 @@ def test_restyled_labels_change_prompt_and_answer_alike():
     assert a.to_dict() == b.to_dict()
 
 
-@pytest.mark.parametrize("bad", [{"drop": 1.0}, {"negatives": [3, 1]}, {"max_labels": 0}, {"restyle": 1.5}])
+def test_renamed_labels_change_prompt_and_answer_alike(tmp_path):
+    """labels.rename: a record's labels take other names (synonyms; RAMS-style event types their first two levels)
+    in the prompt and the answer alike; a name another listed label holds is never given; seeded."""
+    synonyms = load_synonyms("configs/data/label_synonyms.yaml")
+    assert not {"human", "place", "group", "other thing"} & {n for v in synonyms.values() for n in v}
+    cfg = LabelSampling(drop=0.0, negatives=[2, 2], rename=1.0)
+    seen = set()
+    for s in range(30):
+        out = sample_labels(_ner(["person", "location"]), NER_POOL, {}, cfg, np.random.default_rng(s), synonyms)
+        types = out.schema["entity_types"]
+        assert len(set(types)) == 4 and not set(types) & set(synonyms)  # every label that has other names renamed
+        assert [e.type for e in out.entities][0] in synonyms["person"]
+        assert [e.type for e in out.entities][1] in synonyms["location"]
+        seen.add(tuple(e.type for e in out.entities))
+    assert len(seen) > 5
+    assert coarse_event_name("life.die.n/a") == "life.die" and coarse_event_name("Life:Die") is None
+    roles = {"life.die.n/a": ["victim"], "life.die.deathcausedbyviolentevents": ["victim", "killer"],
+             "conflict.attack.n/a": ["attacker"]}
+    ev = Record("e", "ee", "Troops killed him", schema={"event_types": dict(roles)},
+                events=[Event("life.die.deathcausedbyviolentevents", Span("killed", 7, 13),
+                              [Argument("victim", "him", 14, 17)])])
+    out = sample_labels(ev, list(roles), roles, LabelSampling(drop=0.0, negatives=[2, 2], rename=1.0),
+                        np.random.default_rng(0))
+    types = out.schema["event_types"]
+    # two types share the coarse name life.die: one of them takes it, the other keeps its own
+    assert "conflict.attack" in types and "life.die" in types and len(types) == 3
+    assert out.events[0].type in types and out.events[0].arguments[0].role == "victim"
+    assert types[out.events[0].type] == roles["life.die.deathcausedbyviolentevents"]
+    again = sample_labels(ev, list(roles), roles, LabelSampling(drop=0.0, negatives=[2, 2], rename=1.0),
+                          np.random.default_rng(0))
+    assert again.to_dict() == out.to_dict() and ev.events[0].type == "life.die.deathcausedbyviolentevents"
+    # rename 0 (the default) draws nothing: seeded mixtures of before are unchanged
+    a = sample_labels(_ner(["person"]), NER_POOL, {}, LabelSampling(), np.random.default_rng(3), synonyms)
+    b = sample_labels(_ner(["person"]), NER_POOL, {}, LabelSampling(), np.random.default_rng(3))
+    assert a.to_dict() == b.to_dict()
+    for text, match in (("- a\n", "mapping"), ("person: []\n", "person"), ("person: [a\n", "cannot read")):
+        (tmp_path / "s.yaml").write_text(text)
+        with pytest.raises(InputError, match=match):
+            load_synonyms(tmp_path / "s.yaml")
+    with pytest.raises(InputError, match="missing.yaml"):
+        load_synonyms(tmp_path / "missing.yaml")
+
+
+@pytest.mark.parametrize("bad", [{"drop": 1.0}, {"negatives": [3, 1]}, {"max_labels": 0}, {"restyle": 1.5},
+                                 {"rename": -0.1}])
 def test_label_sampling_config_is_checked(bad):
     with pytest.raises(ConfigError):
         LabelSampling.from_dict(bad)
@@ -106,6 +150,27 @@ def _config(data_dir, **over) -> MixtureConfig:
                   {"name": "conll03", "format": "conll2003", "path": "text/conll2003/test.txt", "role": "test", "limit": 40}]}
     d.update(over)
     return MixtureConfig.from_dict(d)
+
+
+def test_mixture_renames_labels_from_a_synonyms_file(data_dir, tmp_path):
+    """labels.rename + labels.synonyms on the real training files: about the given share of records answer with
+    other names (CoNLL's NER types, CoNLL04's relations, RAMS's types by two levels), each still listed in its
+    prompt; the manifest names the file; a missing file is an InputError naming it."""
+    labels = {"drop": 0.0, "negatives": [0, 2], "rename": 0.5, "synonyms": "configs/data/label_synonyms.yaml"}
+    m = build_mixture(_config(data_dir, labels=labels), tmp_path / "r")
+    recs = list(read_jsonl(tmp_path / "r" / "train.jsonl"))
+    original = {"person", "location", "organization", "miscellaneous", "live in", "work for", "orgbased in",
+                "located in", "kill"}
+    renamed = [r for r in recs if r.task != "ee" and not set(own_types(r)) <= original]
+    assert 0.35 < len(renamed) / sum(r.task != "ee" for r in recs) < 0.65
+    two_levels = [r for r in recs if r.task == "ee" and any(t.count(".") == 1 for t in own_types(r))]
+    assert 0.2 < len(two_levels) / sum(r.task == "ee" for r in recs) < 0.65
+    for r in recs:
+        listed = r.schema[{"ner": "entity_types", "re": "relation_types", "ee": "event_types"}[r.task]]
+        assert set(own_types(r)) <= set(listed) and len(set(listed)) == len(listed)
+    assert m["synonyms"]["path"] == "configs/data/label_synonyms.yaml" and m["synonyms"]["labels"] >= 30
+    with pytest.raises(InputError, match="nowhere.yaml"):
+        build_mixture(_config(data_dir, labels={**labels, "synonyms": "nowhere.yaml"}), tmp_path / "x")
 
 
 def test_mixture_on_real_training_files(data_dir, tmp_path):

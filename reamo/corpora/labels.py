@@ -4,7 +4,11 @@ memorise them. Of a record's own types some are left out (its items of those typ
 types), types from the task's label pool that the record does not hold are added (negative types), and the
 order is shuffled. Some records have their label names restyled (case and separators: "life.die" ->
 "Life:Die", "live in" -> "LIVE_IN") in the prompt and the answer alike, so that the model copies the names as
-listed instead of the spelling of its training sets. Everything is drawn from the generator passed in, so a seeded build is reproducible."""
+listed instead of the spelling of its training sets. Some records have their labels renamed to other words for the
+same type (a synonym list per label, `labels.synonyms`; event types named by the first two levels of their
+ontology, "life.die.deathcausedbyviolentevents" -> "life.die"), in the prompt and the answer alike, so that the
+model learns to answer with whatever name the list gives a type. Everything is drawn from the generator passed in,
+so a seeded build is reproducible."""
 from __future__ import annotations
 
 import copy
@@ -25,6 +29,8 @@ class LabelSampling(Config):
     max_labels: int = 16  # at most this many labels in all (own types first, then negatives)
     shuffle: bool = True
     restyle: float = 0.0  # a record's label names (and EE roles) are restyled with this probability
+    rename: float = 0.0  # a record's labels are renamed (synonyms; coarser event types) with this probability
+    synonyms: str | None = None  # YAML {label: [other names]}, relative to the working directory (see load_synonyms)
 
     def __post_init__(self):
         if self.negatives is None:
@@ -34,6 +40,34 @@ class LabelSampling(Config):
                    "must be [lo, hi] with 0 <= lo <= hi")
         self.check(self.max_labels >= 1, "max_labels", "must be >= 1")
         self.check(0.0 <= self.restyle <= 1.0, "restyle", "must be in [0, 1]")
+        self.check(0.0 <= self.rename <= 1.0, "rename", "must be in [0, 1]")
+
+
+def load_synonyms(path) -> dict[str, list[str]]:
+    """{label: [other names]} from a YAML file; InputError naming the file (and the label) when it is missing,
+    unreadable or not such a mapping."""
+    import yaml
+
+    from reamo.errors import InputError
+
+    try:
+        data = yaml.safe_load(open(path, encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as e:
+        raise InputError(str(path), f"cannot read the label synonyms: {e}") from None
+    if not isinstance(data, dict):
+        raise InputError(str(path), "label synonyms must be a mapping {label: [other names]}")
+    for k, v in data.items():
+        if not isinstance(k, str) or not isinstance(v, list) or not v or not all(isinstance(x, str) and x.strip()
+                                                                               for x in v):
+            raise InputError(str(path), f"label {k!r}: its synonyms must be a non-empty list of names")
+    return {k: [x.strip() for x in v] for k, v in data.items()}
+
+
+def coarse_event_name(name: str) -> str | None:
+    """An event type of a three-level ontology by its first two levels ("conflict.attack.n/a" -> "conflict.attack",
+    as ACE names them: Conflict:Attack); None for a name of fewer levels."""
+    levels = name.split(".")
+    return ".".join(levels[:2]) if len(levels) >= 3 else None
 
 
 CASES = ("lower", "upper", "title", "keep")
@@ -66,18 +100,45 @@ def _restyled(rec: Record, rng: np.random.Generator) -> Record:
     if len(set(new.values())) < len(new) or len(set(new_role.values())) < len(new_role) or not any(
             new[t] != t for t in labels):
         return rec
+    return _relabelled(rec, new, new_role)
+
+
+def _relabelled(rec: Record, new: dict[str, str], new_role: dict[str, str] | None = None) -> Record:
+    """A copy of `rec` whose label names (and EE roles) are mapped by `new` (`new_role`), others kept, in its
+    schema and its answer alike."""
+    key, new_role = LABEL_KEYS[rec.task], new_role or {}
     out = copy.deepcopy(rec)
     if rec.task == "ee":
-        out.schema[key] = {new[t]: [new_role[r] for r in rs] for t, rs in rec.schema[key].items()}
+        out.schema[key] = {new.get(t, t): [new_role.get(r, r) for r in rs] for t, rs in rec.schema[key].items()}
         for ev in out.events:
-            ev.type = new[ev.type]
+            ev.type = new.get(ev.type, ev.type)
             for a in ev.arguments:
                 a.role = new_role.get(a.role, a.role)
     else:
-        out.schema[key] = [new[t] for t in labels]
+        out.schema[key] = [new.get(t, t) for t in rec.schema[key]]
         for x in getattr(out, ITEM_FIELDS[rec.task]):
-            x.type = new[x.type]
+            x.type = new.get(x.type, x.type)
     return out
+
+
+def _renamed(rec: Record, synonyms: dict[str, list[str]], rng: np.random.Generator) -> Record:
+    """`rec` with each listed label that has other names (its synonyms, or an event type's coarser name) given one
+    of them, drawn among those no other label of the list is called; a label whose every other name is taken keeps
+    its own. The record unchanged if two labels would still share a name."""
+    labels = list(rec.schema[LABEL_KEYS[rec.task]])
+    alts = {t: list(synonyms.get(t, [])) + ([coarse_event_name(t)] if rec.task == "ee" and coarse_event_name(t)
+                                             else []) for t in labels}
+    used = {t for t in labels if not alts[t]}
+    new = {}
+    for t in labels:
+        free = [a for a in dict.fromkeys(alts[t]) if a not in used and a != t]
+        if free:
+            new[t] = free[int(rng.integers(len(free)))]
+        used.add(new.get(t, t))
+    names = [new.get(t, t) for t in labels]
+    if not new or len(set(names)) < len(names):
+        return rec
+    return _relabelled(rec, new)
 
 
 def own_types(rec: Record) -> list[str]:
@@ -90,9 +151,10 @@ def schema_types(task: str, schema: dict) -> list[str]:
 
 
 def sample_labels(rec: Record, pool: list[str], roles: dict[str, list[str]], cfg: LabelSampling,
-                  rng: np.random.Generator) -> Record:
+                  rng: np.random.Generator, synonyms: dict[str, list[str]] | None = None) -> Record:
     """A copy of `rec` whose schema is a sampled label list and whose answer keeps only the items of the listed
-    types. `pool`: every label of the task in the mixture; `roles`: event type -> roles (EE)."""
+    types. `pool`: every label of the task in the mixture; `roles`: event type -> roles (EE); `synonyms`: other
+    names per label (load_synonyms), for `cfg.rename`."""
     out = copy.deepcopy(rec)
     own = own_types(rec)
     keep = [t for t in own if rng.random() >= cfg.drop]
@@ -114,6 +176,8 @@ def sample_labels(rec: Record, pool: list[str], roles: dict[str, list[str]], cfg
     out.schema = {LABEL_KEYS[rec.task]: {t: list(roles.get(t, [])) for t in labels} if rec.task == "ee" else labels}
     if rec.task == "re" and rec.schema.get("entity_types"):
         out.schema["entity_types"] = list(rec.schema["entity_types"])
+    if cfg.rename and rng.random() < cfg.rename:
+        out = _renamed(out, synonyms or {}, rng)
     if cfg.restyle and rng.random() < cfg.restyle:
         out = _restyled(out, rng)
     return out

@@ -19,7 +19,7 @@ import numpy as np
 
 from reamo.configbase import Config
 from reamo.converters.registry import FORMATS, read_format
-from reamo.corpora.labels import LabelSampling, sample_labels, schema_types
+from reamo.corpora.labels import LabelSampling, load_synonyms, sample_labels, schema_types
 from reamo.errors import InputError, RecordError
 from reamo.records import Record, write_jsonl
 from reamo.records.schemas import cut_schemas
@@ -206,6 +206,12 @@ def build_mixture(cfg: MixtureConfig, out: str | Path, overrides: dict[str, str]
     weights = np.array([s.weight for s, _ in loaded])
     shares = np.floor(cfg.size * weights / weights.sum()).astype(int)
     shares[: cfg.size - shares.sum()] += 1  # the remainder, one each to the first sources
+    synonyms = None
+    if cfg.labels.synonyms:
+        syn = Path(cfg.labels.synonyms).expanduser()
+        synonyms = load_synonyms(syn if syn.is_absolute() else base / syn)
+        manifest["synonyms"] = {"path": cfg.labels.synonyms, "labels": len(synonyms),
+                                "sha256": _sha256(syn if syn.is_absolute() else base / syn)}
     rng = np.random.default_rng(cfg.seed)
     examples: list[Record] = []
     for k, ((s, recs), n) in enumerate(zip(loaded, shares)):
@@ -214,7 +220,7 @@ def build_mixture(cfg: MixtureConfig, out: str | Path, overrides: dict[str, str]
         while len(order) < n:
             order += src_rng.permutation(len(recs)).tolist()
         for j, i in enumerate(order[:n]):
-            ex = sample_labels(recs[i], pool[recs[i].task], roles, cfg.labels, src_rng)
+            ex = sample_labels(recs[i], pool[recs[i].task], roles, cfg.labels, src_rng, synonyms)
             ex.id = f"{s.name}/{j:06d}/{recs[i].id}"
             ex.extra["source"] = s.name
             examples.append(ex)
