@@ -21,7 +21,6 @@ class Batch:
     position_ids: torch.Tensor | None = None  # packed rows (training.packing): positions restart per example
     examples: int | None = None  # examples in the batch (rows hold several when packed)
     loss_scale: float = 1.0  # 0 for a stand-in micro-batch that must run but count nothing
-    row_lengths: list[int] | None = None  # packed rows run one at a time on these many tokens (data.packed_forward)
 
     @property
     def num_answer_tokens(self) -> int:
@@ -42,4 +41,4 @@ class Batch:
         return Batch(self.input_ids.to(device), self.attention_mask.to(device), self.labels.to(device),
                      self.media.to(device) if self.media is not None else None, g, self.lm_denominator,
                      None if self.position_ids is None else self.position_ids.to(device), self.examples,
-                     self.loss_scale, self.row_lengths)
+                     self.loss_scale)

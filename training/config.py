@@ -44,10 +44,6 @@ class DataConfig(Config):
     # padding-free: each micro-batch's examples concatenated into rows of at most max_length tokens, position ids
     # restarting per example and attention kept inside each (training.packing)
     packing: bool = False
-    # how the LLM runs packed rows: "batched" (one call on the [rows, longest] tensor: what GPUs and varlen kernels
-    # want) or "per_row" (one call per row on its own tokens: no compute on padding, for CPUs and SDPA; under
-    # ZeRO-3 each call gathers the parameters again)
-    packed_forward: Literal["batched", "per_row"] = "batched"
     # streamed shards (a data.train entry that is a .tar, a folder of them, a brace pattern or a URL): DataLoader
     # worker processes that read and unpack the micro-batches (training.streaming)
     workers: int = 0

@@ -231,7 +231,5 @@ class PhaseExamples:
                 pos_idx.append(offset + p)
         if requests:
             grounding = {"requests": requests, "positions": (torch.tensor(rows_idx), torch.tensor(pos_idx))}
-        per_row = self.cfg.data.packing and self.cfg.data.packed_forward == "per_row"
         return Batch(coll["input_ids"], coll["attention_mask"], coll["labels"], media, grounding,
-                     position_ids=packed.position_ids if self.cfg.data.packing else None, examples=len(encoded),
-                     row_lengths=coll["attention_mask"].sum(1).tolist() if per_row else None)
+                     position_ids=packed.position_ids if self.cfg.data.packing else None, examples=len(encoded))

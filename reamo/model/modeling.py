@@ -158,23 +158,15 @@ class ReamoModel(nn.Module):
         return ReamoOutput(loss=out.loss, logits=out.logits, hidden_states=hidden, lm_loss=out.loss)
 
     def last_hidden_states(self, input_ids, attention_mask=None, media: MediaBatch | None = None,
-                           position_ids: torch.Tensor | None = None, projected: dict | None = None,
-                           row_lengths: list[int] | None = None) -> torch.Tensor:
+                           position_ids: torch.Tensor | None = None, projected: dict | None = None) -> torch.Tensor:
         """The LLM decoder's last (normed) hidden states [B, T, H], without the output layer (training gathers
         the positions it needs and runs the output layer on those alone). `position_ids` restarting inside a
         row, with `attention_mask=None`, mark packed examples: transformers keeps attention inside each
-        (block-diagonal mask; varlen kernels with flash-attention). `row_lengths`: the decoder runs once per
-        row on its first that many tokens (packed rows hold their padding at the end), and the padding's
-        hidden states are zeros."""
+        (block-diagonal mask; varlen kernels with flash-attention)."""
         embeds = self.embed_inputs(input_ids, media, projected)
         decoder = self.llm.get_base_model().get_decoder()  # LoRA and the new token rows are inside it (peft)
-        if row_lengths is None:
-            return decoder(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids,
-                           use_cache=False).last_hidden_state
-        rows = [decoder(inputs_embeds=embeds[r:r + 1, :n], position_ids=position_ids[r:r + 1, :n],
-                        use_cache=False).last_hidden_state[0] for r, n in enumerate(row_lengths)]
-        hidden = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)
-        return torch.nn.functional.pad(hidden, (0, 0, 0, embeds.shape[1] - hidden.shape[1]))
+        out = decoder(inputs_embeds=embeds, attention_mask=attention_mask, position_ids=position_ids, use_cache=False)
+        return out.last_hidden_state
 
     @torch.no_grad()
     def generate(self, input_ids, attention_mask, media: MediaBatch | None = None, max_new_tokens: int = 128,
@@ -233,8 +225,7 @@ class ReamoModel(nn.Module):
         projected = self.project_media(batch.media)
         position_ids = getattr(batch, "position_ids", None)
         hidden = self.last_hidden_states(batch.input_ids, None if position_ids is not None else batch.attention_mask,
-                                         batch.media, position_ids=position_ids, projected=projected,
-                                         row_lengths=getattr(batch, "row_lengths", None))
+                                         batch.media, position_ids=position_ids, projected=projected)
         logits = self.llm.get_output_embeddings()(hidden[rows_a, cols_a]).float()
         lm = torch.nn.functional.cross_entropy(logits, targets[rows_a, cols_a], reduction="sum")
         # divided by this batch's answer tokens (transformers' causal-LM mean), or by the count the training
