@@ -11,6 +11,7 @@ from reamo.corpora import LabelSampling, MixtureConfig, build_mixture, sample_la
 from reamo.corpora.labels import coarse_event_name, load_synonyms, own_types, restyle_name
 from reamo.errors import ConfigError, InputError
 from reamo.records import Argument, Entity, Event, Record, Relation, Span, read_jsonl
+from reamo.records.schemas import LABEL_KEYS
 
 FIXTURES = Path(__file__).parent / "fixtures" / "formats"
 NER_POOL = ["person", "location", "organization", "miscellaneous", "date", "product"]
@@ -166,7 +167,7 @@ def test_mixture_renames_labels_from_a_synonyms_file(data_dir, tmp_path):
     two_levels = [r for r in recs if r.task == "ee" and any(t.count(".") == 1 for t in own_types(r))]
     assert 0.2 < len(two_levels) / sum(r.task == "ee" for r in recs) < 0.65
     for r in recs:
-        listed = r.schema[{"ner": "entity_types", "re": "relation_types", "ee": "event_types"}[r.task]]
+        listed = r.schema[LABEL_KEYS[r.task]]
         assert set(own_types(r)) <= set(listed) and len(set(listed)) == len(listed)
     assert m["synonyms"]["path"] == "configs/data/label_synonyms.yaml" and m["synonyms"]["labels"] >= 30
     with pytest.raises(InputError, match="nowhere.yaml"):

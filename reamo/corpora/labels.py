@@ -14,10 +14,13 @@ from __future__ import annotations
 import copy
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
+import yaml
 
 from reamo.configbase import Config
+from reamo.errors import InputError
 from reamo.records import Record
 from reamo.records.schemas import ITEM_FIELDS, LABEL_KEYS
 
@@ -46,12 +49,8 @@ class LabelSampling(Config):
 def load_synonyms(path) -> dict[str, list[str]]:
     """{label: [other names]} from a YAML file; InputError naming the file (and the label) when it is missing,
     unreadable or not such a mapping."""
-    import yaml
-
-    from reamo.errors import InputError
-
     try:
-        data = yaml.safe_load(open(path, encoding="utf-8"))
+        data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as e:
         raise InputError(str(path), f"cannot read the label synonyms: {e}") from None
     if not isinstance(data, dict):

@@ -209,9 +209,9 @@ def build_mixture(cfg: MixtureConfig, out: str | Path, overrides: dict[str, str]
     synonyms = None
     if cfg.labels.synonyms:
         syn = Path(cfg.labels.synonyms).expanduser()
-        synonyms = load_synonyms(syn if syn.is_absolute() else base / syn)
-        manifest["synonyms"] = {"path": cfg.labels.synonyms, "labels": len(synonyms),
-                                "sha256": _sha256(syn if syn.is_absolute() else base / syn)}
+        syn = syn if syn.is_absolute() else base / syn
+        synonyms = load_synonyms(syn)
+        manifest["synonyms"] = {"path": cfg.labels.synonyms, "labels": len(synonyms), "sha256": _sha256(syn)}
     rng = np.random.default_rng(cfg.seed)
     examples: list[Record] = []
     for k, ((s, recs), n) in enumerate(zip(loaded, shares)):
