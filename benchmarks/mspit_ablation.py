@@ -3,7 +3,7 @@
 that shows the held-out pairs (heldout_dev.jsonl, written by benchmarks/quickstart_heldout.py); and the target
 check against the default recipe. Nothing is predicted here.
 
-    .venv/bin/python benchmarks/mspit_ablation.py --runs runs/mspit [--recipes smollm2 mspit_text mspit_visual mspit]
+    .venv/bin/python benchmarks/mspit_ablation.py --runs runs/mspit [--recipes smollm2 mspit_text mspit_visual mspit_schemas mspit]
     # the second table: real text EE with and without stage 1a (scripts/mspit_text_events.sh)
     .venv/bin/python benchmarks/mspit_ablation.py --text-events runs/mspit_text_events
 """
@@ -14,7 +14,8 @@ import json
 from pathlib import Path
 
 NAMES = {"smollm2": "default recipe", "mspit_text": "+ stage 1a (textual schema)",
-         "mspit_visual": "+ stage 1b (visual schema)", "mspit": "MS-PIT: 1a + 1b + stage 2"}
+         "mspit_visual": "+ stage 1b (visual schema)", "mspit_schemas": "+ both (1a + 1b)",
+         "mspit": "MS-PIT: 1a + 1b + stage 2"}
 COMBOS = ["I", "A", "V", "I+A", "V+A", "T", "T+I", "T+A", "T+V", "T+I+A"]
 MEDIA_ONLY_TARGET = 0.60  # EE trigger F1 on A and on V (test)
 MAX_DROP = 0.05  # no combination more than this below the default recipe

@@ -201,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--recipe", default="smollm2",
                    help="configs/quickstart/NAME.yaml or a YAML path: smollm2 (default, the pretrained backbone), "
                         "tiny (a small LLaMA from scratch), mspit (LLaVA-MS-PIT's schema-guided curriculum, "
-                        "then phases 3 and 4; mspit_text and mspit_visual: one of its stages each)")
+                        "then phases 3 and 4; mspit_text and mspit_visual: one of its stages each; mspit_schemas: "
+                        "both, without stage 2)")
     q.add_argument("--seed", type=int, default=0, help="seed of the corpus and of training (default: 0)")
     from reamo.synth.generator import AUDIO, VISUAL
 

@@ -190,6 +190,9 @@ def test_recipes_start_from_a_base_and_name_what_is_wrong(tmp_path):
     text, visual = Recipe.load("mspit_text"), Recipe.load("mspit_visual")
     assert list(text.phases) == ["mspit_1a_schema_text", "phase2_alignment", "phase3_grounding", "phase4_meta"]
     assert list(visual.phases) == ["phase1_uie", "mspit_1b_schema_visual", "phase3_grounding", "phase4_meta"]
+    both = Recipe.load("mspit_schemas")  # both stages, without stage 2's joint tuning
+    assert list(both.phases) == ["mspit_1a_schema_text", "mspit_1b_schema_visual", "phase3_grounding", "phase4_meta"]
+    assert both.phases["mspit_1b_schema_visual"] == mspit.phases["mspit_1b_schema_visual"]
     assert text.phases["phase2_alignment"] == base.phases["phase2_alignment"]
     assert text.phases["mspit_1a_schema_text"] == mspit.phases["mspit_1a_schema_text"]
     c1 = mspit.phase_config("mspit_1a_schema_text", "full", tmp_path, None, seed=0)
