@@ -162,3 +162,21 @@ def test_mspit_ablation_tables_and_target_check(tmp_path):
         "ea": {"precision": 0.1, "recall": 0.2, "f1": 0.133}}}))
     assert "| EE tuning (no stage 1a) | T/rams | 100 | 0.500 / 0.250 / 0.333 | 0.100 / 0.200 / 0.133 | 2 | 1 |" in \
         text_events_table(tmp_path)
+
+
+def test_recipe_tail_sets_phase_keys():
+    from recipe_tail import apply_set
+
+    from reamo.errors import ConfigError
+    from reamo.quickstart.recipe import Recipe
+
+    r = Recipe.load("mspit_text")
+    apply_set(r, "phase2_alignment.epochs.full=4")
+    apply_set(r, "phase4_meta.loss_weights.lm=2.0")
+    assert r.phases["phase2_alignment"].epochs == {"full": 4, "smoke": 1}
+    assert r.phases["phase4_meta"].loss_weights["lm"] == 2.0
+    assert Recipe.load("mspit_text").phases["phase2_alignment"].epochs["full"] == 2  # the file is untouched
+    for bad in ("phase9.epochs.full=1", "phase2_alignment.epochs=1", "phase2_alignment.seed.x=1",
+                "phase2_alignment.epochs.full=-1"):
+        with pytest.raises(ConfigError):
+            apply_set(r, bad)
