@@ -6,6 +6,8 @@ benchmarks/quickstart_heldout.py scores on a dev split.
 
     .venv/bin/python benchmarks/recipe_tail.py --recipe mspit_text --run runs/mspit/mspit_text \
         --from phase2_alignment --set phase2_alignment.epochs.full=4 --out runs/mspit_dev/p2x4
+    # one phase only (then read its captions with benchmarks/media_perception.py --captions OUT/PHASE/final)
+    ... --from phase2_alignment --until phase2_alignment ...
 """
 from __future__ import annotations
 
@@ -48,6 +50,7 @@ def main() -> int:
     ap.add_argument("--run", required=True, help="the earlier quickstart run (its corpus and checkpoints)")
     ap.add_argument("--from", dest="start", required=True, help="the first phase trained again")
     ap.add_argument("--out", required=True)
+    ap.add_argument("--until", help="the last phase trained (default: the recipe's last)")
     ap.add_argument("--set", action="append", default=[], metavar="PHASE.KEY=VALUE")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
@@ -57,8 +60,11 @@ def main() -> int:
     names = list(recipe.phases)
     if a.start not in names:
         ap.error(f"--from: {a.start!r} is not a phase of {a.recipe} ({names})")
+    if a.until is not None and a.until not in names[names.index(a.start):]:
+        ap.error(f"--until: {a.until!r} is not a phase of {a.recipe} from {a.start} on")
     run, out = Path(a.run), Path(a.out)
     i = names.index(a.start)
+    j = names.index(a.until) + 1 if a.until else len(names)
     prev = str(run / names[i - 1] / "final") if i else None
     if prev and not Path(prev).is_dir():
         ap.error(f"--run: no checkpoint {prev}")
@@ -67,7 +73,7 @@ def main() -> int:
         (out / "corpus").symlink_to((run / "corpus").resolve())
     if not (out / "embedding_cache").exists() and (run / "embedding_cache").is_dir():
         shutil.copytree(run / "embedding_cache", out / "embedding_cache")
-    for phase in names[i:]:
+    for phase in names[i:j]:
         t = time.time()
         prev = str(train(recipe.phase_config(phase, "full", out, prev, a.seed)))
         print(f"{phase}: {time.time() - t:.0f} s -> {prev}", flush=True)
