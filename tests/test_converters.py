@@ -48,6 +48,13 @@ def test_converter_on_real_data(name, rel, n_records, n_entities, data_dir, tmp_
         assert any(a.grounding.get("image", {}).get("box") for r in recs if not r.text for e in r.events for a in e.arguments)
     if name in ("twitter2017", "mnre"):
         assert all(r.image and r.extra.get("media_absent") for r in recs)
+    if name == "mnre":  # a pair labelled None holds no relation, and None is no relation type
+        import ast
+
+        labels = [ast.literal_eval(line)["relation"] for line in (data_dir / rel).read_text().splitlines() if line]
+        assert sum(len(r.relations) for r in recs) == sum(x != "None" for x in labels) == 640
+        assert all("None" not in r.schema["relation_types"] for r in recs)
+        assert len(recs[0].schema["relation_types"]) == len(set(labels)) - 1
 
 
 def test_unknown_format_is_a_clear_error(tmp_path, capsys):
