@@ -32,7 +32,10 @@ MODALITIES = ("audio", "video", "image")
 
 
 def caption_types(caption: str) -> set[str]:
-    """'a person and a animal' -> {'person', 'animal'} (the corpus's caption form)."""
+    """'a person and a animal' -> {'person', 'animal'} (the corpus's caption form); a scene-graph text (what MS-PIT
+    stage 1b teaches the same prompt to answer) -> its objects: 'objects: person, animal; attributes: ...'."""
+    if caption.startswith("objects:"):
+        return {w.strip() for w in caption[len("objects:"):].split(";")[0].split(",") if w.strip()}
     return {w.strip()[2:] if w.strip().startswith("a ") else w.strip() for w in caption.split(" and ") if w.strip()}
 
 

@@ -63,6 +63,7 @@ def test_media_perception_labels_and_item_choice():
 
     assert caption_types("a person and a animal") == {"person", "animal"}
     assert caption_types("a vehicle") == {"vehicle"} and caption_types("") == set()
+    assert caption_types("objects: person, animal; attributes: person: red disk; scene: a plain") == {"person", "animal"}
     recs = [{"id": "a", "audio": "a.wav"}, {"id": "ta", "text": "x", "audio": "b.wav"},
             {"id": "ia", "image": "i.png", "audio": "c.wav"}, {"id": "v", "video": "v.mp4"}]
     assert [r["id"] for r in single_medium(recs, "audio")] == ["a", "ta"]
