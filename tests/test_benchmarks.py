@@ -181,3 +181,24 @@ def test_recipe_tail_sets_phase_keys():
                 "phase2_alignment.epochs.full=-1"):
         with pytest.raises(ConfigError):
             apply_set(r, bad)
+
+
+def test_phase_tokens_counts_the_phase_examples():
+    from phase_tokens import example_lengths, hours_per_million
+    from training.config import TrainConfig
+
+    from reamo.api import Reamo
+    from reamo.records import Entity, Record
+
+    model = Reamo.from_config("tiny").model
+    cfg = TrainConfig.from_yaml("configs/phases/phase1_uie.yaml", {"model": "tiny", "init_from": None})
+    good = Record("a", "ner", "Kennedy met Lee.", schema={"entity_types": ["person"]},
+                  entities=[Entity("Kennedy", "person", 0, 7)])
+    no_text = Record("b", "ner", None, image="x.png", schema={"entity_types": ["person"]})
+    lengths, bad = example_lengths(model, cfg, [(good, "d.jsonl"), (no_text, "d.jsonl")])
+    from training.examples import PhaseExamples
+
+    (ex,) = PhaseExamples(model, cfg).examples(good, "d.jsonl")
+    assert lengths == [len(model.processor.encode(ex.prompt, ex.answer).input_ids)] and bad == 1
+    # 100 tokens an example, 8 GPUs at 1,000 tokens/s, no recompute: 1e8 tokens / 8,000 per s
+    assert abs(hours_per_million(100, 1000, 8, 1.0) - 1e8 / 8000 / 3600) < 1e-9
