@@ -63,15 +63,18 @@ def main() -> int:
     ap.add_argument("--gpus", type=int, default=8)
     ap.add_argument("--recompute", type=float, default=4 / 3, help="cost factor of gradient checkpointing")
     a = ap.parse_args()
-    rows = []
+    rows, models = [], {}
     for item in a.data:
         phase, _, path = item.partition("=")
         cfg = TrainConfig.from_yaml(Path(a.recipe) / f"{phase}.yaml", {
             "data.train": path.split(","), "data.use_embedding_cache": False, "init_from": None})
         recipe_model = ReamoConfig.named(cfg.model, cfg.model_overrides)
-        model = Reamo.from_config(a.model, overrides={
-            "media_tokens": recipe_model.media_tokens, "max_length": cfg.max_length,
-            "llm": {"chat_template": recipe_model.llm.chat_template}}).model
+        overrides = {"media_tokens": recipe_model.media_tokens, "max_length": cfg.max_length,
+                     "llm": {"chat_template": recipe_model.llm.chat_template}}
+        key = json.dumps(overrides, sort_keys=True)  # phases of one recipe share their model: built once
+        if key not in models:
+            models[key] = Reamo.from_config(a.model, overrides=overrides).model
+        model = models[key]
         records, errors = load_records(cfg)
         lengths, bad = example_lengths(model, cfg, records)
         if not lengths:

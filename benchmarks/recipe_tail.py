@@ -22,28 +22,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def apply_set(recipe, item: str) -> None:
-    """PHASE.KEY=VALUE (KEY: epochs.full, lr.NAME, loss_weights.NAME, train.KEY) on the loaded recipe."""
-    import yaml
+def load_recipe(name: str, sets: list[str]):
+    """The recipe with PHASE.KEY=VALUE items (KEY: epochs.SIZE, lr.NAME, loss_weights.NAME, train.KEY; YAML values)
+    set before it is validated (reamo.quickstart.recipe.Recipe.load's overrides)."""
+    from reamo.cli import parse_sets
+    from reamo.quickstart.recipe import Recipe
 
-    from reamo.errors import ConfigError
-
-    key, _, value = item.partition("=")
-    phase, _, rest = key.partition(".")
-    if phase not in recipe.phases or not rest or not _:
-        raise ConfigError("--set", item, f"give PHASE.KEY=VALUE with PHASE one of {list(recipe.phases)}")
-    field, _, sub = rest.partition(".")
-    p = recipe.phases[phase]
-    if field not in ("epochs", "lr", "loss_weights", "train") or not sub:
-        raise ConfigError("--set", item, "KEY is epochs.SIZE, lr.NAME, loss_weights.NAME or train.KEY")
-    getattr(p, field)[sub] = yaml.safe_load(value)
-    p.__post_init__()
+    return Recipe.load(name, {f"phases.{k}": v for k, v in parse_sets(sets).items()})
 
 
 def main() -> int:
     from training.engine import train
-
-    from reamo.quickstart.recipe import Recipe
 
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipe", required=True)
@@ -54,9 +43,7 @@ def main() -> int:
     ap.add_argument("--set", action="append", default=[], metavar="PHASE.KEY=VALUE")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args()
-    recipe = Recipe.load(a.recipe)
-    for item in a.set:
-        apply_set(recipe, item)
+    recipe = load_recipe(a.recipe, a.set)
     names = list(recipe.phases)
     if a.start not in names:
         ap.error(f"--from: {a.start!r} is not a phase of {a.recipe} ({names})")

@@ -166,21 +166,19 @@ def test_mspit_ablation_tables_and_target_check(tmp_path):
 
 
 def test_recipe_tail_sets_phase_keys():
-    from recipe_tail import apply_set
+    from recipe_tail import load_recipe
 
     from reamo.errors import ConfigError
     from reamo.quickstart.recipe import Recipe
 
-    r = Recipe.load("mspit_text")
-    apply_set(r, "phase2_alignment.epochs.full=4")
-    apply_set(r, "phase4_meta.loss_weights.lm=2.0")
+    r = load_recipe("mspit_text", ["phase2_alignment.epochs.full=4", "phase4_meta.loss_weights.lm=2.0"])
     assert r.phases["phase2_alignment"].epochs == {"full": 4, "smoke": 1}
     assert r.phases["phase4_meta"].loss_weights["lm"] == 2.0
     assert Recipe.load("mspit_text").phases["phase2_alignment"].epochs["full"] == 2  # the file is untouched
     for bad in ("phase9.epochs.full=1", "phase2_alignment.epochs=1", "phase2_alignment.seed.x=1",
-                "phase2_alignment.epochs.full=-1"):
+                "phase2_alignment.epochs.full=-1", "phase2_alignment.epochs.full=abc"):
         with pytest.raises(ConfigError):
-            apply_set(r, bad)
+            load_recipe("mspit_text", [bad])
 
 
 def test_phase_tokens_counts_the_phase_examples():

@@ -117,9 +117,13 @@ class Recipe(Config):
         return out, library
 
     @classmethod
-    def load(cls, name_or_path: str) -> "Recipe":
-        return cls.from_dict(cls._resolved(name_or_path, (str(name_or_path),))[0],
-                             source=str(cls._path(name_or_path)))
+    def load(cls, name_or_path: str, overrides: dict | None = None) -> "Recipe":
+        """The recipe with its bases filled in; `overrides` (dotted keys, e.g. "phases.phase2_alignment.epochs.full")
+        go in before validation, so a bad one is named as a bad key of the file would be."""
+        from reamo.configbase import deep_update
+
+        data = cls._resolved(name_or_path, (str(name_or_path),))[0]
+        return cls.from_dict(deep_update(data, overrides) if overrides else data, source=str(cls._path(name_or_path)))
 
     def phase_config(self, phase: str, size: str, out: Path, init_from: str | None, seed: int):
         """The TrainConfig of one phase: configs/phases/<phase>.yaml with the recipe's keys."""
