@@ -55,6 +55,8 @@ def test_converter_on_real_data(name, rel, n_records, n_entities, data_dir, tmp_
         assert sum(len(r.relations) for r in recs) == sum(x != "None" for x in labels) == 640
         assert all("None" not in r.schema["relation_types"] for r in recs)
         assert len(recs[0].schema["relation_types"]) == len(set(labels)) - 1
+        # the pair is part of MNRE's input: the schema names it, head first
+        assert all(r.schema["entity_pairs"] == [[r.entities[0].text, r.entities[1].text]] for r in recs)
 
 
 def test_unknown_format_is_a_clear_error(tmp_path, capsys):

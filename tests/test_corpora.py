@@ -131,8 +131,35 @@ def test_renamed_labels_change_prompt_and_answer_alike(tmp_path):
         load_synonyms(tmp_path / "missing.yaml")
 
 
+def test_relation_records_asked_about_one_pair():
+    """labels.pairs: an RE record is asked about one (subject, object) pair; its answer holds that pair's relations
+    only (related pairs and, about a third of the time, pairs with none); a record's own pairs (MNRE) are kept;
+    the prompt names the pair."""
+    from reamo.model.prompts import build_prompt
+
+    ents = [Entity("Ann", "", 0, 3), Entity("Bo", "", 8, 10), Entity("Rome", "", 14, 18)]
+    rel = Record("x", "re", "Ann met Bo in Rome", schema={"relation_types": ["met", "in"]}, entities=ents,
+                 relations=[Relation(0, 1, "met"), Relation(0, 2, "in"), Relation(1, 2, "in")])
+    cfg = LabelSampling(drop=0.0, negatives=[0, 0], pairs=1.0)
+    empty = 0
+    for s in range(60):
+        out = sample_labels(rel, ["met", "in"], {}, cfg, np.random.default_rng(s))
+        (h, t), = out.schema["entity_pairs"]
+        gold = [(a.text, r.type, b.text) for r in rel.relations for a, b in [r.resolve(ents)] if (a.text, b.text) == (h, t)]
+        assert [(a.text, r.type, b.text) for r in out.relations for a, b in [r.resolve(out.entities)]] == gold
+        empty += not gold
+        assert f"Entity pairs: ({h}, {t})" in build_prompt("re", out.schema, out.text, [], {})
+    assert 10 <= empty <= 35 and len(rel.relations) == 3 and "entity_pairs" not in rel.schema
+    assert "entity_pairs" not in sample_labels(rel, ["met", "in"], {}, LabelSampling(), np.random.default_rng(0)).schema
+    given = Record("m", "re", "Ann met Bo", schema={"relation_types": ["met"], "entity_pairs": [["Bo", "Ann"]]},
+                   entities=ents[:2], relations=[])
+    assert sample_labels(given, ["met"], {}, cfg, np.random.default_rng(0)).schema["entity_pairs"] == [["Bo", "Ann"]]
+    assert "Entity pairs" not in build_prompt("ner", {"entity_types": ["person"], "entity_pairs": [["a", "b"]]},
+                                              "a b", [], {})
+
+
 @pytest.mark.parametrize("bad", [{"drop": 1.0}, {"negatives": [3, 1]}, {"max_labels": 0}, {"restyle": 1.5},
-                                 {"rename": -0.1}])
+                                 {"rename": -0.1}, {"pairs": 2.0}])
 def test_label_sampling_config_is_checked(bad):
     with pytest.raises(ConfigError):
         LabelSampling.from_dict(bad)

@@ -62,6 +62,8 @@ def test_bad_items_get_typed_errors_and_the_rest_are_answered(reamo, sources, tm
         reamo.extract(item("T", sources), "pos", ["x"])
     with pytest.raises(InputError, match="schema"):
         reamo.extract(item("T", sources), "ner", [])
+    with pytest.raises(InputError, match="entity_pairs"):
+        reamo.extract(item("T", sources), "re", {"relation_types": ["in"], "entity_pairs": [["only one"]]})
 
 
 def test_every_instruction_is_grounded_and_linked(reamo, sources, monkeypatch, tmp_path):

@@ -3,7 +3,8 @@ Images are not distributed with the annotations: records name them and mark them
 
 MNRE annotates one entity pair per sentence, with one of 22 relations or `None` (no relation; 974 of the 1,614
 test pairs). A `None` pair is a record with its two entities and no relation, and `None` is not a relation type
-of the schema: a triple (h, None, t) is not a relation to extract."""
+of the schema: a triple (h, None, t) is not a relation to extract. MNRE poses relation classification: the pair
+is part of the input, so each record's schema names it (`entity_pairs`) and the prompt asks for its relation."""
 from __future__ import annotations
 
 import ast
@@ -34,7 +35,7 @@ def convert_mnre(path: Path, errors: list | None = None) -> list[Record]:
     out = []
     for i, (d, text, h, t) in enumerate(rows):
         rec = Record(f"mnre-{path.stem}-{i:06d}", "re", text, image=f"images/{d['img_id']}",
-                     schema={"relation_types": rels}, entities=[h, t],
+                     schema={"relation_types": rels, "entity_pairs": [[h.text, t.text]]}, entities=[h, t],
                      relations=[] if d["relation"] == NO_RELATION else [Relation(0, 1, d["relation"])])
         rec.extra["media_absent"] = ["image"]
         out.append(rec)

@@ -7,7 +7,8 @@ order is shuffled. Some records have their label names restyled (case and separa
 listed instead of the spelling of its training sets. Some records have their labels renamed to other words for the
 same type (a synonym list per label, `labels.synonyms`; event types named by the first two levels of their
 ontology, "life.die.deathcausedbyviolentevents" -> "life.die"), in the prompt and the answer alike, so that the
-model learns to answer with whatever name the list gives a type. Everything is drawn from the generator passed in,
+model learns to answer with whatever name the list gives a type. Some relation records are asked about one
+entity pair (relation classification, as MNRE poses it). Everything is drawn from the generator passed in,
 so a seeded build is reproducible."""
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ class LabelSampling(Config):
     restyle: float = 0.0  # a record's label names (and EE roles) are restyled with this probability
     rename: float = 0.0  # a record's labels are renamed (synonyms; coarser event types) with this probability
     synonyms: str | None = None  # YAML {label: [other names]}, relative to the working directory (see load_synonyms)
+    pairs: float = 0.0  # an RE record is asked about one entity pair (relation classification) with this probability
 
     def __post_init__(self):
         if self.negatives is None:
@@ -44,6 +46,7 @@ class LabelSampling(Config):
         self.check(self.max_labels >= 1, "max_labels", "must be >= 1")
         self.check(0.0 <= self.restyle <= 1.0, "restyle", "must be in [0, 1]")
         self.check(0.0 <= self.rename <= 1.0, "rename", "must be in [0, 1]")
+        self.check(0.0 <= self.pairs <= 1.0, "pairs", "must be in [0, 1]")
 
 
 def load_synonyms(path) -> dict[str, list[str]]:
@@ -140,6 +143,28 @@ def _renamed(rec: Record, synonyms: dict[str, list[str]], rng: np.random.Generat
     return _relabelled(rec, new)
 
 
+UNRELATED_PAIR = 1 / 3  # of the records asked about a pair, the share asked about a pair with no relation
+
+
+def ask_pair(rec: Record, rng: np.random.Generator) -> Record:
+    """`rec` (RE) asked about one (subject, object) pair, as MNRE and TACRED pose relation extraction: the schema's
+    `entity_pairs` names it and the answer keeps that pair's relations only. The pair is one with a relation in the
+    answer or, with probability UNRELATED_PAIR (or when none has one), two of the record's entities with none (its
+    answer: None). The record unchanged when it has no such pair."""
+    args = [r.resolve(rec.entities) for r in rec.relations]
+    related = list(dict.fromkeys((h.text, t.text) for h, t in args))
+    names = list(dict.fromkeys(e.text for e in rec.entities))
+    unrelated = [(a, b) for a in names for b in names if a != b and (a, b) not in related]
+    choose = unrelated if unrelated and (not related or rng.random() < UNRELATED_PAIR) else related
+    if not choose:
+        return rec
+    pair = choose[int(rng.integers(len(choose)))]
+    out = copy.deepcopy(rec)
+    out.relations = [r for r, (h, t) in zip(out.relations, args) if (h.text, t.text) == pair]
+    out.schema["entity_pairs"] = [list(pair)]
+    return out
+
+
 def own_types(rec: Record) -> list[str]:
     """The types a record's answer uses, in first-seen order."""
     return list(dict.fromkeys(x.type for x in getattr(rec, ITEM_FIELDS[rec.task])))
@@ -175,6 +200,10 @@ def sample_labels(rec: Record, pool: list[str], roles: dict[str, list[str]], cfg
     out.schema = {LABEL_KEYS[rec.task]: {t: list(roles.get(t, [])) for t in labels} if rec.task == "ee" else labels}
     if rec.task == "re" and rec.schema.get("entity_types"):
         out.schema["entity_types"] = list(rec.schema["entity_types"])
+    if rec.schema.get("entity_pairs"):
+        out.schema["entity_pairs"] = [list(p) for p in rec.schema["entity_pairs"]]
+    elif rec.task == "re" and cfg.pairs and rng.random() < cfg.pairs:
+        out = ask_pair(out, rng)
     if cfg.rename and rng.random() < cfg.rename:
         out = _renamed(out, synonyms or {}, rng)
     if cfg.restyle and rng.random() < cfg.restyle:

@@ -43,6 +43,9 @@ def build_prompt(task: str, schema: dict, text: str | None, modalities: list[str
     sources = [*(MEDIA_WORDS[m] for m in present), *(["text"] if text else [])]
     src = " and ".join(sources) if sources else "input"
     parts.append(f"Task: {TASK_NAMES[task]} from the {src}. Candidate labels: {schema_labels(task, schema)}.")
+    if task == "re" and schema.get("entity_pairs"):
+        parts.append("Entity pairs: " + " ".join(f"({h}, {t})" for h, t in schema["entity_pairs"])
+                     + ". Give the relations of these pairs only.")
     if schema_text:
         parts.append(f"Schema: {schema_text}")
     if text:

@@ -16,6 +16,19 @@ def _labels(x, what: str) -> list[str]:
     return [v.strip() for v in x]
 
 
+def _pairs(x) -> list[list[str]]:
+    """`entity_pairs` of an RE schema: the (subject, object) pairs whose relations are asked for (relation
+    classification, as MNRE and TACRED pose it), each a list of two non-empty strings."""
+    if not isinstance(x, (list, tuple)) or not x:
+        raise InputError("schema", "entity_pairs must be a non-empty list of [subject, object] pairs")
+    out = []
+    for p in x:
+        if not (isinstance(p, (list, tuple)) and len(p) == 2 and all(isinstance(v, str) and v.strip() for v in p)):
+            raise InputError("schema", f"each of entity_pairs must be [subject, object] strings, got {p!r}")
+        out.append([p[0].strip(), p[1].strip()])
+    return out
+
+
 def normalize_schema(task: str, schema) -> dict:
     """A schema dict for `task` from a dict (DESIGN 3.1) or a plain list of labels; InputError if bad."""
     if task not in TASKS:
@@ -34,6 +47,8 @@ def normalize_schema(task: str, schema) -> dict:
         out = {"relation_types": _labels(schema.get("relation_types"), "relation_types")}
         if schema.get("entity_types") is not None:
             out["entity_types"] = _labels(schema["entity_types"], "entity_types")
+        if schema.get("entity_pairs") is not None:
+            out["entity_pairs"] = _pairs(schema["entity_pairs"])
         return out
     ev = schema.get("event_types", schema if "event_types" not in schema else None)
     if isinstance(ev, (list, tuple)):
