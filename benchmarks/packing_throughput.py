@@ -7,6 +7,7 @@ read here for its lengths, nothing is evaluated), drawn seeded in equal shares. 
 prompt Reamo builds for it (the schema in the prompt) with its answer, tokenized once by Reamo's processor; every
 side trains on these same token sequences, one epoch, the same number of examples per micro-batch, the same LoRA:
   reamo packed   training.engine.train (DeepSpeed ZeRO-2, phase 1: LoRA + new token rows), data.packing: true
+  reamo grouped  the same with data.group_by_length: true (micro-batches of like lengths, as the HF side groups)
   reamo padded   the same with padding to each micro-batch's longest example
   hf             transformers.Trainer over get_peft_model, train_sampling_strategy="group_by_length" (its usual
                  length grouping), DataCollatorForSeq2Seq padding, labels to the model
@@ -83,19 +84,19 @@ def _cuda_peak_gib() -> float:
     return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan")
 
 
-def reamo_side(a, work: Path, records, packing: bool) -> dict:
+def reamo_side(a, work: Path, records, packing: bool, grouped: bool = False) -> dict:
     from reamo.records import write_jsonl
     from training.config import TrainConfig
     from training.engine import train
 
     data = work / "mix.jsonl"
     write_jsonl(data, records)
-    out = work / ("packed" if packing else "padded")
+    out = work / ("grouped" if grouped else "packed" if packing else "padded")
     shutil.rmtree(out, ignore_errors=True)
     cfg = TrainConfig.from_yaml(REPO / "configs" / "phases" / "phase1_uie.yaml", {
         "model": a.config, "init_from": None, "output_dir": str(out), "data.train": [str(data)],
         "micro_batch_size": a.micro_batch, "max_length": a.max_length, "epochs": 1.0, "log_every": 1,
-        "progress": False, "data.packing": packing, "precision": "auto", "seed": a.seed, "deepspeed": a.deepspeed})
+        "progress": False, "data.packing": packing, "data.group_by_length": grouped, "precision": "auto", "seed": a.seed, "deepspeed": a.deepspeed})
     import torch
 
     if torch.cuda.is_available():
@@ -104,20 +105,22 @@ def reamo_side(a, work: Path, records, packing: bool) -> dict:
     metrics = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     tps, sps = rate(metrics, a.warmup)
     world = int(os.environ.get("WORLD_SIZE", 1))
-    name = ("reamo packed" if packing else "reamo padded") + (f", {Path(a.deepspeed).stem}" if a.gpu_rows else "")
+    name = ("reamo grouped" if grouped else "reamo packed" if packing else "reamo padded") + (f", {Path(a.deepspeed).stem}" if a.gpu_rows else "")
     # the loop counts rank 0's tokens; every rank trains on as many (the same micro-batch size)
     return {"side": name + (f", {world} GPUs" if world > 1 else ""), "tokens_per_s": tps * world,
             "s_per_step": sps, "steps": len(metrics), "peak_gib": _cuda_peak_gib()}
 
 
-def reamo_padding(model, encs, a, packing: bool) -> float:
+def reamo_padding(model, encs, a, packing: bool, grouped: bool = False) -> float:
     """Padding fraction of Reamo's micro-batches (the training loader's own order and grouping), packed or padded."""
     from training.config import TrainConfig
     from training.data import PhaseLoader
     from training.packing import pack
 
     cfg = TrainConfig(micro_batch_size=a.micro_batch, seed=a.seed, epochs=1.0)
-    loader = PhaseLoader(encs, lambda items: items, cfg, rank=0, world=1, skipped=0)
+    cfg = cfg.replace(data=cfg.data.replace(group_by_length=grouped))
+    loader = PhaseLoader(encs, lambda items: items, cfg, rank=0, world=1, skipped=0,
+                         length=lambda e: len(e.input_ids))
     pad_id = model.tokenizer.pad_token_id
     real = total = 0
     for _, (mb,) in loader.iter_steps():
@@ -171,7 +174,7 @@ def main():
     ap.add_argument("--micro-batch", type=int, default=8, help="examples per micro-batch, both sides")
     ap.add_argument("--max-length", type=int, default=1024, help="longest example / packed row, in tokens")
     ap.add_argument("--warmup", type=int, default=2, help="first steps of each side left out of the rate")
-    ap.add_argument("--sides", nargs="*", default=["packed", "padded", "hf"], help="packed, padded, hf")
+    ap.add_argument("--sides", nargs="*", default=["grouped", "packed", "padded", "hf"], help="grouped, packed, padded, hf")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data"), help="the shared data folder")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
@@ -208,7 +211,8 @@ def main():
     print(f"mix: {len(encs)} examples ({', '.join(s for s, _ in SOURCES)}), tokens per example min {lengths.min()} "
           f"median {int(np.median(lengths))} mean {lengths.mean():.0f} max {lengths.max()}; answer tokens "
           f"{answers.sum() / lengths.sum():.1%} of all; torch threads {torch.get_num_threads()}", flush=True)
-    pads = {"packed": reamo_padding(model, encs, a, True), "padded": reamo_padding(model, encs, a, False)}
+    pads = {"packed": reamo_padding(model, encs, a, True), "padded": reamo_padding(model, encs, a, False),
+            "grouped": reamo_padding(model, encs, a, True, grouped=True)}
     del model
     rows = []
     for side in a.sides:
@@ -217,7 +221,7 @@ def main():
                 continue  # the HF row is a one-process baseline
             rows.append(hf_side(a, work, encs))
         else:
-            r = reamo_side(a, work, records, side == "packed")
+            r = reamo_side(a, work, records, side != "padded", grouped=side == "grouped")
             r["padding"] = pads[side]
             rows.append(r)
         if fpt and a.peak_tflops:

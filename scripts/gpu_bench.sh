@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # The training comparisons of benchmarks/packing_throughput.py at Vicuna-7B shapes on a GPU machine: Reamo packed
+# (grouped by length and not)
 # and padded under ZeRO-2 and ZeRO-3 on 1 GPU, and on 2 GPUs when there are two, against a plain HF Trainer + peft
 # (group_by_length) on 1 GPU; tokens/s, peak memory and MFU per row. Random weights at the real shapes (no
 # checkpoint is needed to time a step; pass --set-style overrides through EXTRA to use real ones).
@@ -21,11 +22,11 @@ args=(--config "${CONFIG:-vicuna-7b}" --examples "${EXAMPLES:-64}" --micro-batch
 "$PY/python" benchmarks/packing_throughput.py "${args[@]}" --sides hf --work "$OUT/work" | tee "$OUT/hf.txt"
 for z in zero2 zero3; do
   CUDA_VISIBLE_DEVICES=0 "$PY/deepspeed" --num_gpus 1 --master_port 29731 benchmarks/packing_throughput.py \
-    "${args[@]}" --sides packed padded --deepspeed "configs/deepspeed/$z.json" --work "$OUT/work" \
+    "${args[@]}" --sides grouped packed padded --deepspeed "configs/deepspeed/$z.json" --work "$OUT/work" \
     | tee "$OUT/${z}_1gpu.txt"
   if [ "$GPUS" -ge 2 ]; then
     "$PY/deepspeed" --num_gpus 2 --master_port 29732 benchmarks/packing_throughput.py \
-      "${args[@]}" --sides packed padded --deepspeed "configs/deepspeed/$z.json" --work "$OUT/work" \
+      "${args[@]}" --sides grouped packed padded --deepspeed "configs/deepspeed/$z.json" --work "$OUT/work" \
       | tee "$OUT/${z}_2gpu.txt"
   fi
 done

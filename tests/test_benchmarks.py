@@ -200,3 +200,19 @@ def test_phase_tokens_counts_the_phase_examples():
     assert lengths == [len(model.processor.encode(ex.prompt, ex.answer).input_ids)] and bad == 1
     # 100 tokens an example, 8 GPUs at 1,000 tokens/s, no recompute: 1e8 tokens / 8,000 per s
     assert abs(hours_per_million(100, 1000, 8, 1.0) - 1e8 / 8000 / 3600) < 1e-9
+
+
+def test_packing_throughput_script_runs_every_side(data_dir, tmp_path):
+    """benchmarks/packing_throughput.py at tiny size on the real phase-1 mix: a row per side, the grouped side's
+    packed micro-batches hold less padding than the ungrouped ones, which hold less than padding to the longest."""
+    import json
+
+    out = subprocess.run([sys.executable, str(REPO / "benchmarks" / "packing_throughput.py"), "--config", "tiny",
+                          "--examples", "24", "--micro-batch", "4", "--max-length", "512", "--warmup", "1",
+                          "--data", str(data_dir), "--work", str(tmp_path), "--sides", "grouped", "packed", "padded",
+                          "hf"], capture_output=True, text=True, timeout=900, cwd=REPO)
+    assert out.returncode == 0, out.stderr[-3000:]
+    rows = {r["side"]: r for r in (json.loads(x[7:]) for x in out.stdout.splitlines() if x.startswith("RESULT "))}
+    assert set(rows) == {"reamo grouped", "reamo packed", "reamo padded", "hf"}
+    assert rows["reamo grouped"]["padding"] < rows["reamo packed"]["padding"] < rows["reamo padded"]["padding"]
+    assert all(r["tokens_per_s"] > 0 and r["steps"] == 6 for r in rows.values())

@@ -4,12 +4,13 @@ from pathlib import Path
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
 
 from reamo.api import Reamo
 from reamo.model.checkpoint import load_tensors
-from reamo.errors import RecordError
+from reamo.errors import ConfigError, RecordError
 from reamo.synth import generate_corpus
 from training.config import ReplayConfig, TrainConfig
 from training.engine import NonFiniteLossError, train
@@ -247,6 +248,53 @@ def test_a_step_holds_the_same_examples_on_any_number_of_processes(corpus):
     assert resumed[0][1] == [[examples[i] for i in mb] for mb in loader(1, 2).step_indices(2)]
     with pytest.raises(Exception, match="global_batch_size"):
         cfg.accumulation(3)  # 8 examples do not split into micro-batches of 2 on 3 processes
+
+
+def test_group_by_length_micro_batches_pack_with_little_padding(corpus):
+    """data.group_by_length: each epoch is a permutation grouped into micro-batches of like lengths (seeded, another
+    grouping next epoch); a step holds the same examples on 1, 2 and 4 processes; packed, the micro-batches hold
+    less padding than the ungrouped ones; a loader that cannot measure examples, or streamed shards, are refused."""
+    from training.data import PhaseLoader
+    from training.packing import pack
+
+    class Ex:
+        def __init__(self, n):
+            self.input_ids, self.labels = [1] * n, [-100] + [1] * (n - 1)
+
+    rng = np.random.default_rng(0)
+    examples = [Ex(int(n)) for n in rng.choice([30, 60, 120, 250, 480], 400)]
+    cfg = cfg_for("phase1_uie", corpus, corpus / "unused", micro_batch_size=8, global_batch_size=32, max_steps=None)
+    grouped = cfg.replace(data=cfg.data.replace(group_by_length=True))
+
+    def loader(c, rank=0, world=1):
+        return PhaseLoader(examples, lambda items: items, c, rank, world, 0, c.accumulation(world),
+                           length=lambda ex: len(ex.input_ids))
+
+    def padding(c):
+        real = total = 0
+        for step in range(loader(c).steps_per_epoch):
+            for mb in loader(c).step_indices(step):
+                m = pack([examples[i] for i in mb], 512, 0).attention_mask
+                real, total = real + int(m.sum()), total + m.numel()
+        return 1 - real / total
+
+    epoch = [i for s in range(12) for mb in loader(grouped).step_indices(s) for i in mb]
+    assert len(epoch) == len(set(epoch)) == 384
+    spread = [np.ptp([len(examples[i].input_ids) for i in mb]) for s in range(12) for mb in loader(grouped).step_indices(s)]
+    assert sum(x == 0 for x in spread) >= 40  # 48 micro-batches, nearly all of one length
+    assert loader(grouped).step_indices(0) != loader(grouped).step_indices(12)  # epoch 2 is grouped anew
+    assert padding(grouped) < 0.5 * padding(cfg)
+    for step in (0, 5, 13):
+        one = loader(grouped).step_indices(step)
+        for world in (2, 4):
+            split = [loader(grouped, r, world).step_indices(step) for r in range(world)]
+            assert [split[r][m] for m in range(4 // world) for r in range(world)] == one
+    with pytest.raises(ConfigError, match="group_by_length"):
+        PhaseLoader(examples, lambda items: items, grouped, 0, 1, 0)
+    from training.data import build_dataloader
+
+    with pytest.raises(ConfigError, match="streamed shards"):
+        build_dataloader(None, grouped.replace(data=grouped.data.replace(train=["shards/train-{000000..000003}.tar"])))
 
 
 def test_the_7b_recipe_is_the_papers_settings_over_the_builders_outputs():

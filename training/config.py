@@ -44,6 +44,10 @@ class DataConfig(Config):
     # padding-free: each micro-batch's examples concatenated into rows of at most max_length tokens, position ids
     # restarting per example and attention kept inside each (training.packing)
     packing: bool = False
+    # each epoch's order grouped by length, as transformers' group_by_length does: the seeded permutation is cut
+    # into mega-batches of GROUP_MEGABATCH micro-batches, each sorted by length, cut into micro-batches, and
+    # those shuffled; packed rows of like lengths then hold almost no padding (training.data.PhaseLoader)
+    group_by_length: bool = False
     # streamed shards (a data.train entry that is a .tar, a folder of them, a brace pattern or a URL): DataLoader
     # worker processes that read and unpack the micro-batches (training.streaming)
     workers: int = 0

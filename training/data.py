@@ -6,6 +6,7 @@ global batch sees the same examples. `iter_steps(s)` starts at optimizer step s 
 processes with the same global batch).
 Bad records are reported with file and line, skipped, and counted (`loader.skipped`).
 `data.replay` mixes examples of earlier phases into this one (drawn once, seeded; see ReplayConfig).
+`data.group_by_length` groups each epoch's examples by length into micro-batches (see PhaseLoader._grouped).
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from training.config import TrainConfig
 from training.examples import PhaseExamples
 
 log = logging.getLogger("reamo.training")
+GROUP_MEGABATCH = 50  # data.group_by_length: micro-batches per length-sorted mega-batch (transformers' default)
 
 
 def load_records(cfg: TrainConfig) -> tuple[list[tuple[Record, str]], list[RecordError]]:
@@ -43,7 +45,7 @@ class PhaseLoader:
     1 each do, and a run can resume on another number of processes at the same step."""
 
     def __init__(self, examples: list, collate, cfg: TrainConfig, rank: int, world: int, skipped: int,
-                 accumulation: int | None = None):
+                 accumulation: int | None = None, length=None):
         self.examples = examples
         self.collate = collate
         self.cfg = cfg
@@ -57,6 +59,11 @@ class PhaseLoader:
                               f"no usable training examples for phase {cfg.phase!r}")
         # identical on every rank (every rank reads every record): whether the grounding heads run every step
         self.has_grounding = any(getattr(ex, "targets", None) for ex in examples)
+        self.lengths = None
+        if cfg.data.group_by_length:
+            if length is None:
+                raise ConfigError("data.group_by_length", True, "this loader was given no way to measure examples")
+            self.lengths = np.array([length(ex) for ex in examples])
 
     @property
     def steps_per_epoch(self) -> int:
@@ -64,9 +71,23 @@ class PhaseLoader:
 
     def _order(self, epoch: int) -> np.ndarray:
         n = len(self.examples)
-        if not self.cfg.data.shuffle:
-            return np.arange(n)
-        return np.random.default_rng([self.cfg.seed, epoch]).permutation(n)
+        order = np.random.default_rng([self.cfg.seed, epoch]).permutation(n) if self.cfg.data.shuffle else np.arange(n)
+        return order if self.lengths is None else self._grouped(order, epoch)
+
+    def _grouped(self, order: np.ndarray, epoch: int) -> np.ndarray:
+        """`order` grouped by length: cut into mega-batches of GROUP_MEGABATCH micro-batches, each sorted by length
+        (longest first), cut into micro-batches, and the whole micro-batches of the epoch shuffled (seeded), a last
+        short one left at the end. Micro-batches, not steps, are the unit, so a step still holds the same examples
+        on any number of processes with the same global batch."""
+        mb = self.cfg.micro_batch_size
+        chunks, rest = [], []
+        for s in range(0, len(order), GROUP_MEGABATCH * mb):
+            mega = sorted(order[s: s + GROUP_MEGABATCH * mb].tolist(), key=lambda i: (-self.lengths[i], i))
+            for k in range(0, len(mega), mb):
+                (chunks if k + mb <= len(mega) else rest).append(mega[k: k + mb])
+        shuffled = np.random.default_rng([self.cfg.seed, epoch, 1]).permutation(len(chunks)) \
+            if self.cfg.data.shuffle else range(len(chunks))
+        return np.array([i for c in shuffled for i in chunks[c]] + [i for c in rest for i in c], dtype=np.int64)
 
     def step_indices(self, step: int) -> list[list[int]]:
         """This rank's micro-batches of optimizer step `step` (counted from the run's start), as example indices."""
@@ -147,8 +168,10 @@ def build_dataloader(model, cfg: TrainConfig, accumulation: int | None = None) -
     if any(streamed):
         if not all(streamed):
             raise ConfigError("data.train", cfg.data.train, "mixes JSONL files and shards; give one kind per phase")
+        if cfg.data.group_by_length:
+            raise ConfigError("data.group_by_length", True, "streamed shards are read in order; use JSONL files")
         return StreamLoader(PhaseExamples(model, cfg), cfg, rank, world, accumulation)
     builder, examples, skipped = phase_examples(model, cfg)
     if examples and cfg.data.replay:  # collation is the same for every phase: one loader holds both
         examples = examples + replayed_examples(model, cfg, len(examples))
-    return PhaseLoader(examples, builder.collate, cfg, rank, world, skipped, accumulation)
+    return PhaseLoader(examples, builder.collate, cfg, rank, world, skipped, accumulation, builder.length)

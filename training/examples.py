@@ -182,6 +182,10 @@ class PhaseExamples:
                 presence.append(0.0)
         return masks, presence
 
+    def length(self, ex: Example) -> int:
+        """The example's tokens, media placeholders included (data.group_by_length)."""
+        return len(self.model.processor.encode(ex.prompt, ex.answer).input_ids)
+
     def collate(self, examples: list[Example]) -> Batch | None:
         m, proc = self.model, self.model.processor
         encoded, loaded_rows, target_rows = [], [], []
