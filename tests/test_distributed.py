@@ -274,11 +274,12 @@ def test_streamed_shards_on_two_processes_equal_one_and_resume_on_another_count(
     _assert_same_run(one, resumed, ["phase3_grounding", "phase4_meta"], 4)
 
 
-def test_phase1_public_recipe_on_two_processes_equals_one(data_dir, tmp_path):
+@pytest.mark.parametrize("grouped", [False, True], ids=["shuffled", "group_by_length"])
+def test_phase1_public_recipe_on_two_processes_equals_one(data_dir, tmp_path, grouped):
     """The phase-1 recipe as a cluster runs it: a mixture from the real training files (NER, RE and EE records of
-    different lengths, packed), configs/phases/phase1_public.yaml through scripts/train_phase.sh on 2 processes
-    (each rank's micro-batch holds other examples), against 1 process with the same global batch: the same loss
-    at every step and the same exported adapter."""
+    different lengths, packed; and grouped by length), configs/phases/phase1_public.yaml through
+    scripts/train_phase.sh on 2 processes (each rank's micro-batch holds other examples), against 1 process with
+    the same global batch: the same loss at every step and the same exported adapter."""
     from reamo.corpora import MixtureConfig, build_mixture
 
     cfg = MixtureConfig.from_yaml(REPO / "configs" / "data" / "phase1_public.yaml",
@@ -288,9 +289,10 @@ def test_phase1_public_recipe_on_two_processes_equals_one(data_dir, tmp_path):
     for procs, micro in ((2, 2), (1, 2)):
         out = tmp_path / f"run{procs}"
         sets = [f"data.train=[{tmp_path / 'mix' / 'train.jsonl'}]", f"output_dir={out}", "model=tiny", "max_steps=3",
-                f"micro_batch_size={micro}", "global_batch_size=4", "progress=false", "log_every=1", "max_length=256"]
+                f"micro_batch_size={micro}", "global_batch_size=4", "progress=false", "log_every=1", "max_length=256",
+                f"data.group_by_length={str(grouped).lower()}"]
         r = subprocess.run(["bash", "scripts/train_phase.sh", str(procs), "configs/phases/phase1_public.yaml"]
-                           + [a for s in sets for a in ("--set", s)], cwd=REPO, env=_env(_port(20 + procs)),
+                           + [a for s in sets for a in ("--set", s)], cwd=REPO, env=_env(_port(20 + procs + 2 * grouped)),
                            capture_output=True, text=True, timeout=900)
         assert r.returncode == 0, (r.stdout + r.stderr)[-3000:]
         runs[procs] = out
