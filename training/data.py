@@ -59,7 +59,7 @@ class PhaseLoader:
                               f"no usable training examples for phase {cfg.phase!r}")
         # identical on every rank (every rank reads every record): whether the grounding heads run every step
         self.has_grounding = any(getattr(ex, "targets", None) for ex in examples)
-        self.lengths = None
+        self.lengths, self._epoch_order = None, None
         if cfg.data.group_by_length:
             if length is None:
                 raise ConfigError("data.group_by_length", True, "this loader was given no way to measure examples")
@@ -70,9 +70,13 @@ class PhaseLoader:
         return max(1, len(self.examples) // self.global_batch)
 
     def _order(self, epoch: int) -> np.ndarray:
-        n = len(self.examples)
-        order = np.random.default_rng([self.cfg.seed, epoch]).permutation(n) if self.cfg.data.shuffle else np.arange(n)
-        return order if self.lengths is None else self._grouped(order, epoch)
+        """The epoch's order of examples (kept for the epoch: every step of it reads it)."""
+        if self._epoch_order is None or self._epoch_order[0] != epoch:
+            n = len(self.examples)
+            order = np.random.default_rng([self.cfg.seed, epoch]).permutation(n) if self.cfg.data.shuffle \
+                else np.arange(n)
+            self._epoch_order = (epoch, order if self.lengths is None else self._grouped(order, epoch))
+        return self._epoch_order[1]
 
     def _grouped(self, order: np.ndarray, epoch: int) -> np.ndarray:
         """`order` grouped by length: cut into mega-batches of GROUP_MEGABATCH micro-batches, each sorted by length
