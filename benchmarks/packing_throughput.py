@@ -84,19 +84,21 @@ def _cuda_peak_gib() -> float:
     return torch.cuda.max_memory_allocated() / 2**30 if torch.cuda.is_available() else float("nan")
 
 
-def reamo_side(a, work: Path, records, packing: bool, grouped: bool = False) -> dict:
+def reamo_side(a, work: Path, records, side: str) -> dict:
+    """One Reamo row: `side` is packed, grouped (packed and grouped by length) or padded."""
     from reamo.records import write_jsonl
     from training.config import TrainConfig
     from training.engine import train
 
     data = work / "mix.jsonl"
     write_jsonl(data, records)
-    out = work / ("grouped" if grouped else "packed" if packing else "padded")
+    out = work / side
     shutil.rmtree(out, ignore_errors=True)
     cfg = TrainConfig.from_yaml(REPO / "configs" / "phases" / "phase1_uie.yaml", {
         "model": a.config, "init_from": None, "output_dir": str(out), "data.train": [str(data)],
         "micro_batch_size": a.micro_batch, "max_length": a.max_length, "epochs": 1.0, "log_every": 1,
-        "progress": False, "data.packing": packing, "data.group_by_length": grouped, "precision": "auto", "seed": a.seed, "deepspeed": a.deepspeed})
+        "progress": False, "data.packing": side != "padded", "data.group_by_length": side == "grouped",
+        "precision": "auto", "seed": a.seed, "deepspeed": a.deepspeed})
     import torch
 
     if torch.cuda.is_available():
@@ -105,26 +107,27 @@ def reamo_side(a, work: Path, records, packing: bool, grouped: bool = False) -> 
     metrics = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     tps, sps = rate(metrics, a.warmup)
     world = int(os.environ.get("WORLD_SIZE", 1))
-    name = ("reamo grouped" if grouped else "reamo packed" if packing else "reamo padded") + (f", {Path(a.deepspeed).stem}" if a.gpu_rows else "")
+    name = f"reamo {side}" + (f", {Path(a.deepspeed).stem}" if a.gpu_rows else "")
     # the loop counts rank 0's tokens; every rank trains on as many (the same micro-batch size)
     return {"side": name + (f", {world} GPUs" if world > 1 else ""), "tokens_per_s": tps * world,
             "s_per_step": sps, "steps": len(metrics), "peak_gib": _cuda_peak_gib()}
 
 
-def reamo_padding(model, encs, a, packing: bool, grouped: bool = False) -> float:
-    """Padding fraction of Reamo's micro-batches (the training loader's own order and grouping), packed or padded."""
+def reamo_padding(model, encs, a, side: str) -> float:
+    """Padding fraction of Reamo's micro-batches (the training loader's own order and grouping) on `side`."""
     from training.config import TrainConfig
     from training.data import PhaseLoader
     from training.packing import pack
 
     cfg = TrainConfig(micro_batch_size=a.micro_batch, seed=a.seed, epochs=1.0)
-    cfg = cfg.replace(data=cfg.data.replace(group_by_length=grouped))
+    cfg = cfg.replace(data=cfg.data.replace(group_by_length=side == "grouped"))
     loader = PhaseLoader(encs, lambda items: items, cfg, rank=0, world=1, skipped=0,
                          length=lambda e: len(e.input_ids))
     pad_id = model.tokenizer.pad_token_id
     real = total = 0
     for _, (mb,) in loader.iter_steps():
-        m = pack(mb, a.max_length, pad_id).attention_mask if packing else model.processor.collate(mb)["attention_mask"]
+        m = model.processor.collate(mb)["attention_mask"] if side == "padded" else \
+            pack(mb, a.max_length, pad_id).attention_mask
         real += int(m.sum())
         total += m.numel()
     return 1 - real / total
@@ -174,7 +177,8 @@ def main():
     ap.add_argument("--micro-batch", type=int, default=8, help="examples per micro-batch, both sides")
     ap.add_argument("--max-length", type=int, default=1024, help="longest example / packed row, in tokens")
     ap.add_argument("--warmup", type=int, default=2, help="first steps of each side left out of the rate")
-    ap.add_argument("--sides", nargs="*", default=["grouped", "packed", "padded", "hf"], help="grouped, packed, padded, hf")
+    ap.add_argument("--sides", nargs="*", default=["grouped", "packed", "padded", "hf"],
+                    help="grouped, packed, padded, hf")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default=str(REPO.parent / "shared" / "data"), help="the shared data folder")
     ap.add_argument("--work", default=None, help="scratch folder (default: a temporary one)")
@@ -211,8 +215,7 @@ def main():
     print(f"mix: {len(encs)} examples ({', '.join(s for s, _ in SOURCES)}), tokens per example min {lengths.min()} "
           f"median {int(np.median(lengths))} mean {lengths.mean():.0f} max {lengths.max()}; answer tokens "
           f"{answers.sum() / lengths.sum():.1%} of all; torch threads {torch.get_num_threads()}", flush=True)
-    pads = {"packed": reamo_padding(model, encs, a, True), "padded": reamo_padding(model, encs, a, False),
-            "grouped": reamo_padding(model, encs, a, True, grouped=True)}
+    pads = {side: reamo_padding(model, encs, a, side) for side in ("grouped", "packed", "padded")}
     del model
     rows = []
     for side in a.sides:
@@ -221,7 +224,7 @@ def main():
                 continue  # the HF row is a one-process baseline
             rows.append(hf_side(a, work, encs))
         else:
-            r = reamo_side(a, work, records, side != "padded", grouped=side == "grouped")
+            r = reamo_side(a, work, records, side)
             r["padding"] = pads[side]
             rows.append(r)
         if fpt and a.peak_tflops:

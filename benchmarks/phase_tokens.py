@@ -38,7 +38,7 @@ def example_lengths(model, cfg, records) -> tuple[list[int], int]:
         except ValueError:
             bad += 1
             continue
-        lengths += [len(model.processor.encode(e.prompt, e.answer).input_ids) for e in exs]
+        lengths += [builder.length(e) for e in exs]
     return lengths, bad
 
 
