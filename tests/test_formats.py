@@ -48,6 +48,30 @@ def test_no_result_and_unknown_labels_are_kept_with_warning():
     assert p.entities[0].type == "city" and any("not in the schema" in w for w in p.warnings)
 
 
+def test_a_restated_item_counts_once_and_a_second_occurrence_is_kept():
+    text = "Ann met Bob in Rome ; Ann left Rome"
+    loop = "(Ann, live in, Rome)(Bob, live in, Rome)" + "(Ann, live in, Rome)" * 3 + "(Ann, live in, Ro"
+    p = parse_answer(loop, "re", {"relation_types": ["live in"]}, input_text=text)
+    # each name is placed at its first unused occurrence: the first restatement finds the second "Ann" and is
+    # kept; later ones find nothing new
+    assert [(r.head.text, r.head.start, r.tail.start) for r in p.relations] == [
+        ("Ann", 0, 15), ("Bob", 8, 31), ("Ann", 22, 15)]
+    assert "repeated relations dropped: 2" in p.warnings
+    p = parse_answer("(Thai, live in, Lomosak)" * 4, "re", input_text=text)
+    assert len(p.relations) == 1 and "repeated relations dropped: 3" in p.warnings
+    p = parse_answer("(Ann, person)(Ann, person)(Ann, person)<Module>ImageSegmentation</Module><Instruction>Ann"
+                     "</Instruction>", "ner", input_text=text)
+    assert [(e.start, e.end) for e in p.entities] == [(0, 3), (22, 25)]
+    assert p.instructions[0].targets == [("entity", 0), ("entity", 1)]
+    # without the input text nothing places a mention, so a name listed twice stays twice
+    assert len(parse_answer("(Ann, person)(Ann, person)", "ner").entities) == 2
+    ev = "(Type: Die, Trigger: left, Victim: Ann)"
+    p = parse_answer(ev * 2, "ee", input_text=text)
+    assert len(p.events) == 2  # the second names the second Ann
+    p = parse_answer(ev * 3, "ee", input_text=text)
+    assert len(p.events) == 2 and "repeated events dropped: 1" in p.warnings
+
+
 def test_malformed_pieces_are_skipped_with_warnings():
     p = parse_answer("(good, person)(broken)(x, y, z, w)(unterminated, person<Module>Video", "ner")
     assert [e.text for e in p.entities] == ["good", "x, y, z"]

@@ -201,8 +201,25 @@ def parse_answer(answer: str, task: str, schema: dict | None = None, input_text:
             else:
                 w.append(f"unknown task {task!r}")
                 break
+    if input_text:
+        _drop_repeats(res)
     _parse_meta(answer, res)
     return res
+
+
+def _drop_repeats(res: ParsedAnswer) -> None:
+    """An item stated again (the same strings at the same places in the text) is one claim, not two: a greedy
+    decoder that loops restates its last items until the length limit. A second mention of a name that occurs
+    twice in the text is located at its second occurrence, so it differs and is kept; without the input text
+    nothing tells two mentions apart, and nothing is dropped."""
+    for name in ("entities", "relations", "events"):
+        items, kept = getattr(res, name), []
+        for item in items:
+            if item not in kept:
+                kept.append(item)
+        if len(kept) < len(items):
+            res.warnings.append(f"repeated {name} dropped: {len(items) - len(kept)}")
+            setattr(res, name, kept)
 
 
 def _label_ok(label: str, known, res: ParsedAnswer, warn: bool) -> None:
