@@ -55,12 +55,14 @@ class Reamo:
 
     # ---- extraction ------------------------------------------------------------------------------------
     def extract(self, inputs, task: str = "ner", schema=None, max_new_tokens: int = 256, batch_size: int = 8,
-                progress: bool = False, base_dir=None, answers: list[str] | None = None):
+                progress: bool = False, base_dir=None, answers: list[str] | None = None, copy_spans: bool = False):
         """Extract and ground. `inputs`: one input or a list; an input is a dict with any of text, image,
         audio, video (paths, PIL images, arrays, tensors), a Record, or a string (text). `schema`: a dict as
         in DESIGN.md 3.1 or a list of labels. Returns one ExtractionResult, or a list for a list; a bad item
         carries its typed error in `.error` and the others are still answered. `answers` (one per input) are
-        used instead of generating (teacher forcing: evaluates parsing and grounding alone)."""
+        used instead of generating (teacher forcing: evaluates parsing and grounding alone). `copy_spans`: decode
+        every span of an input with text as a piece of that text (entities, heads and tails, triggers and
+        arguments; reamo.inference.copy_spans) instead of letting the model write any string."""
         from reamo.inference.extract import extract
 
         single = not isinstance(inputs, (list, tuple))
@@ -69,7 +71,7 @@ class Reamo:
         try:
             res = extract(self.model, [inputs] if single else inputs, task, schema, max_new_tokens, batch_size,
                           progress, base_dir, None if answers is None else
-                          [answers] if isinstance(answers, str) else list(answers))
+                          [answers] if isinstance(answers, str) else list(answers), copy_spans)
         finally:
             self.model.train(was_training)
         return res[0] if single else res

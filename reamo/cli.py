@@ -22,6 +22,9 @@ import sys
 
 import yaml
 
+COPY_SPANS_HELP = ("decode every span (entity, head and tail, trigger, argument) as a piece of the input text "
+                   "(copy-constrained decoding)")
+
 
 def parse_sets(pairs: list[str]) -> dict:
     """--set a.b=value pairs; values are parsed as YAML scalars/lists (safe_load)."""
@@ -150,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--schema", help="a JSON schema file (DESIGN 3.1) instead of --labels")
     e.add_argument("--batch-size", type=int, default=8, help="inputs generated together (default: 8)")
     e.add_argument("--max-new-tokens", type=int, default=256, help="answer length limit in tokens (default: 256)")
+    e.add_argument("--copy-spans", action="store_true", help=COPY_SPANS_HELP)
     e.add_argument("--out", help="write results as JSON (one input) or JSONL (--inputs); default: print them")
     e.add_argument("--viz", help="write a picture of the (first) result (PNG)")
     from reamo.export import FORMATS as EXPORTS
@@ -168,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--batch-size", type=int, default=8, help="inputs generated together (default: 8)")
     v.add_argument("--limit", type=int, default=None, help="at most this many instances per set")
     v.add_argument("--max-new-tokens", type=int, default=256, help="answer length limit in tokens (default: 256)")
+    v.add_argument("--copy-spans", action="store_true", help=COPY_SPANS_HELP)
     v.set_defaults(func=cmd_eval)
 
     d = sub.add_parser("data", help="dataset tools")

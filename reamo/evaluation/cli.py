@@ -31,7 +31,7 @@ def run(args) -> int:
     from reamo.evaluation.runner import run_benchmark
 
     results = run_benchmark(Reamo.load(args.model).eval(merge_lora=True), args.benchmark, out, args.batch_size, args.limit,
-                            max_new_tokens=args.max_new_tokens)
+                            max_new_tokens=args.max_new_tokens, copy_spans=args.copy_spans)
     if results:  # under a launcher only rank 0 reports
         print(markdown_table(results))
     return 0

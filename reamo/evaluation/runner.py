@@ -33,14 +33,15 @@ def by_task_and_schema(records: list[Record]) -> list[list[int]]:
     return list(groups.values())
 
 
-def predict_records(reamo, gold: list[Record], base_dir, batch_size: int = 8, max_new_tokens: int = 256):
+def predict_records(reamo, gold: list[Record], base_dir, batch_size: int = 8, max_new_tokens: int = 256,
+                    copy_spans: bool = False):
     """Extract on gold records (batched per task and schema), returning ExtractionResults in gold order."""
     out = [None] * len(gold)
     for idx in by_task_and_schema(gold):
         task = gold[idx[0]].task
         recs = [gold[i] for i in idx]
         res = reamo.extract([eval_input(g) for g in recs], task=task, schema=recs[0].schema, batch_size=batch_size, base_dir=base_dir,
-                            max_new_tokens=max_new_tokens)
+                            max_new_tokens=max_new_tokens, copy_spans=copy_spans)
         for i, r in zip(idx, res):
             out[i] = r
     return out
@@ -82,7 +83,7 @@ def _read_predictions(paths) -> dict:
 
 
 def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8, limit: int | None = None,
-                  progress: bool = True, max_new_tokens: int = 256) -> dict:
+                  progress: bool = True, max_new_tokens: int = 256, copy_spans: bool = False) -> dict:
     """Predict every set of `bench` (resumable: predictions already in `out` are kept), then score.
     Under a launcher each process predicts its share of every set into its own part file; rank 0 merges the
     parts in gold order, scores and reports (the other ranks return {})."""
@@ -107,7 +108,8 @@ def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8
         with shard.part(pred_path).open("a") as f:
             for chunk in chunks:
                 res = reamo.extract([eval_input(g) for g in chunk], task=chunk[0].task, schema=chunk[0].schema,
-                                    batch_size=batch_size, base_dir=path.parent, max_new_tokens=max_new_tokens)
+                                    batch_size=batch_size, base_dir=path.parent, max_new_tokens=max_new_tokens,
+                                    copy_spans=copy_spans)
                 for g, r in zip(chunk, res):
                     d = r.to_dict()
                     d["id"] = g.id

@@ -46,7 +46,8 @@ def run_extract(args) -> int:
     if shard.distributed and not single:
         return _run_sharded(reamo, items, schema, args, base_dir, shard)
     results = reamo.extract(items, task=args.task, schema=schema, max_new_tokens=args.max_new_tokens,
-                            batch_size=args.batch_size, progress=not single, base_dir=base_dir)
+                            batch_size=args.batch_size, progress=not single, base_dir=base_dir,
+                            copy_spans=args.copy_spans)
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +84,8 @@ def _run_sharded(reamo, items, schema, args, base_dir, shard) -> int:
         raise InputError("--out", "several processes need --out: each writes its part, rank 0 merges them there")
     mine = shard.take(items)
     results = reamo.extract([x for _, x in mine], task=args.task, schema=schema, max_new_tokens=args.max_new_tokens,
-                            batch_size=args.batch_size, progress=shard.rank == 0, base_dir=base_dir)
+                            batch_size=args.batch_size, progress=shard.rank == 0, base_dir=base_dir,
+                            copy_spans=args.copy_spans)
     for (i, record), r in zip(mine, results):  # ids as one process gives them: the record's, else the input index
         r.id = record.id or str(i)
     out = Path(args.out)

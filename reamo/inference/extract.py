@@ -9,9 +9,11 @@ from __future__ import annotations
 import logging
 
 import torch
+from transformers import LogitsProcessorList
 
 from grounding import MODULES, GroundingRequest
 from reamo.errors import InputError, ReamoError
+from reamo.inference.copy_spans import CopySpans
 from reamo.records.formats import parse_answer
 from reamo.model.inputs import as_item, load_item_media
 from reamo.model.processor import IGNORE_INDEX
@@ -29,10 +31,12 @@ def _attach(result: ExtractionResult, targets: list, modality: str, grounding: d
 
 
 def extract(model, inputs, task: str = "ner", schema=None, max_new_tokens: int = 256, batch_size: int = 8,
-            progress: bool = False, base_dir=None, answers: list[str] | None = None) -> list[ExtractionResult]:
+            progress: bool = False, base_dir=None, answers: list[str] | None = None,
+            copy_spans: bool = False) -> list[ExtractionResult]:
     """`answers` (one per input): answers to use instead of generating them (teacher forcing, e.g. the gold
     answer with its meta-response), so that the parse, the </Instruction> states and the grounding heads can
-    be evaluated apart from what the LLM would have written."""
+    be evaluated apart from what the LLM would have written. `copy_spans`: the spans of an input with text are
+    decoded as pieces of that text (reamo.inference.copy_spans)."""
     schema = normalize_schema(task, schema)  # call-level errors (unknown task, bad schema) raise here
     items = list(inputs)
     if answers is not None and len(answers) != len(items):
@@ -46,13 +50,13 @@ def extract(model, inputs, task: str = "ner", schema=None, max_new_tokens: int =
     for lo in batches:
         forced = answers[lo: lo + batch_size] if answers is not None else None
         results.extend(_extract_batch(model, items[lo: lo + batch_size], lo, task, schema, max_new_tokens, base_dir,
-                                      forced))
+                                      forced, copy_spans))
     return results
 
 
 @torch.no_grad()
 def _extract_batch(model, raw_items, offset, task, schema, max_new_tokens, base_dir,
-                   forced=None) -> list[ExtractionResult]:
+                   forced=None, copy_spans=False) -> list[ExtractionResult]:
     results, runnable = [], []
     for k, raw in enumerate(raw_items):
         idx = offset + k
@@ -81,8 +85,9 @@ def _extract_batch(model, raw_items, offset, task, schema, max_new_tokens, base_
         answers_ids = [tok.encode(r[3], add_special_tokens=False) for r in runnable]
     else:
         batch = proc.collate([r[1] for r in runnable], padding_side="left")
+        processors = LogitsProcessorList([CopySpans(tok, [r[0].text for r in runnable], task)] if copy_spans else [])
         gen = model.generate(batch["input_ids"].to(device), batch["attention_mask"].to(device), media,
-                             max_new_tokens=max_new_tokens)
+                             max_new_tokens=max_new_tokens, logits_processor=processors)
         answers_ids = []
         for row in gen.tolist():
             cut = len(row)
