@@ -216,3 +216,36 @@ def test_packing_throughput_script_runs_every_side(data_dir, tmp_path):
     assert set(rows) == {"reamo grouped", "reamo packed", "reamo padded", "hf"}
     assert rows["reamo grouped"]["padding"] < rows["reamo packed"]["padding"] < rows["reamo padded"]["padding"]
     assert all(r["tokens_per_s"] > 0 and r["steps"] == 6 for r in rows.values())
+
+
+def test_reparse_scores_scores_saved_answers_with_the_current_parser(tmp_path):
+    """A run's saved answers, parsed again: a looping answer's restatements count once, an answer with groundings
+    leaves its set out, and the scores are those of the new parse."""
+    import json
+
+    from reparse_scores import main
+
+    from reamo.records import Entity, Record, Relation
+
+    text = "Ann lives in Rome ."
+    ents = [Entity("Ann", "person", 0, 3), Entity("Rome", "location", 13, 17)]
+    gold = Record("g1", "re", text, schema={"relation_types": ["live in"]}, entities=ents,
+                  relations=[Relation(0, 1, "live in")])
+    bench, ev = tmp_path / "bench", tmp_path / "eval"
+    (bench / "T").mkdir(parents=True)
+    (bench / "T" / "conll04.jsonl").write_text(json.dumps(gold.to_dict()) + "\n")
+    (bench / "T+I").mkdir()
+    (bench / "T+I" / "mnre.jsonl").write_text(json.dumps(gold.to_dict()) + "\n")
+    loop = "(Ann, live in, Rome)" * 3 + "(Ann, live in"
+    saved = {"id": "g1", "task": "re", "text": text, "relations": [], "instructions": [], "raw_output": loop,
+             "warnings": [], "error": None}
+    (ev / "predictions" / "T").mkdir(parents=True)
+    (ev / "predictions" / "T" / "conll04.jsonl").write_text(json.dumps(saved) + "\n")
+    (ev / "predictions" / "T+I").mkdir()
+    grounded = {**saved, "instructions": [{"module": "ImageSegmentation", "phrase": "Ann", "targets": []}]}
+    (ev / "predictions" / "T+I" / "mnre.jsonl").write_text(json.dumps(grounded) + "\n")
+    assert main(["--eval", str(ev), "--benchmark", str(bench), "--out", str(tmp_path / "out")]) == 0
+    scores = json.loads((tmp_path / "out" / "scores.json").read_text())
+    assert list(scores) == ["T/conll04"]
+    s = scores["T/conll04"]
+    assert s["re"]["tp"] == 1 and s["re"]["n_pred"] == 1 and s["unparsed"] == 1  # the cut-off tuple is unparsed

@@ -67,7 +67,7 @@ def score_predictions(gold: list[Record], predictions: dict) -> SetScores:
     return scores
 
 
-def _read_predictions(paths) -> dict:
+def read_predictions(paths) -> dict:
     """id -> prediction line, from prediction files (a line cut by an interruption is skipped)."""
     done = {}
     for p in paths:
@@ -99,7 +99,7 @@ def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8
             print(f"skipped gold line: {e}")
         pred_path = out / "predictions" / combo / f"{name}.jsonl"
         pred_path.parent.mkdir(parents=True, exist_ok=True)
-        done = _read_predictions([pred_path] + (shard.parts(pred_path) if shard.distributed else []))
+        done = read_predictions([pred_path] + (shard.parts(pred_path) if shard.distributed else []))
         # this rank's gold items by position (stable whatever the other ranks have written meanwhile), less
         # those already predicted (resume)
         todo = [g for _, g in shard.take(gold) if g.id not in done]
@@ -127,7 +127,7 @@ def run_benchmark(reamo, bench: str | Path, out: str | Path, batch_size: int = 8
     for combo, name, gold, pred_path, done in sets:
         if shard.distributed:  # merge the other ranks' parts: every prediction once, in gold order
             parts = shard.parts(pred_path)
-            done = _read_predictions([pred_path] + parts)
+            done = read_predictions([pred_path] + parts)
             pred_path.write_text("".join(json.dumps(done[g.id], ensure_ascii=False) + "\n" for g in gold
                                          if g.id in done))
             for p in parts:
