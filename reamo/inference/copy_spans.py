@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from transformers import LogitsProcessor
 
-from reamo.records.formats import unescape
+from reamo.records.formats import scan_tuples, unescape
 
 # span fields per task: NER (entity, type): the first; RE (head, relation, tail): the first and third;
 # EE (Type: t, Trigger: w, Role: a, ...): the value of every field after the first
@@ -26,20 +26,8 @@ def _open_tuple(answer: str) -> str | None:
     the labels part is over)."""
     if "<Module>" in answer:
         return None
-    depth, start, i = 0, -1, 0
-    while i < len(answer):
-        c = answer[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "(":
-            if depth == 0:
-                start = i + 1
-            depth += 1
-        elif c == ")" and depth:
-            depth -= 1
-        i += 1
-    return answer[start:] if depth else None
+    _, open_at, _ = scan_tuples(answer)
+    return None if open_at is None else answer[open_at:]
 
 
 def _fields(content: str, task: str) -> list[tuple[str, bool]]:
@@ -68,22 +56,10 @@ def _in_text(span: str, text: str, open_: bool) -> bool:
 
 def _tuples_ok(s: str, text: str, task: str) -> bool:
     """Whether every span field of the tuples in `s` (the last one may be open) is a piece of `text`."""
-    depth, start, i = 0, -1, 0
-    while i < len(s):
-        c = s[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == "(":
-            if depth == 0:
-                start = i + 1
-            depth += 1
-        elif c == ")" and depth:
-            depth -= 1
-            if depth == 0 and not all(_in_text(f, text, False) for f, _ in _fields(s[start:i], task)):
-                return False
-        i += 1
-    return not depth or all(_in_text(f, text, o) for f, o in _fields(s[start:], task))
+    closed, open_at, _ = scan_tuples(s)
+    if not all(_in_text(f, text, False) for a, b in closed for f, _ in _fields(s[a:b], task)):
+        return False
+    return open_at is None or all(_in_text(f, text, o) for f, o in _fields(s[open_at:], task))
 
 
 def allowed(answer: str, piece: str, text: str, task: str) -> bool:

@@ -108,9 +108,11 @@ class ParsedAnswer:
     warnings: list[str] = field(default_factory=list)
 
 
-def _tuples(text: str, warnings: list[str]) -> list[str]:
-    """Top-level parenthesised groups, honouring escapes; unbalanced groups are reported and skipped."""
-    out, depth, start, i = [], 0, -1, 0
+def scan_tuples(text: str) -> tuple[list[tuple[int, int]], int | None, list[int]]:
+    """Top-level parenthesised groups of `text`, honouring escapes: the (start, end) of each closed group's
+    content, where the content of a group left open at the end starts (None: none is open), and the positions
+    of unmatched ')'."""
+    closed, stray, depth, start, i = [], [], 0, -1, 0
     while i < len(text):
         c = text[i]
         if c == "\\":
@@ -122,15 +124,22 @@ def _tuples(text: str, warnings: list[str]) -> list[str]:
             depth += 1
         elif c == ")":
             if depth == 0:
-                warnings.append(f"unmatched ')' at {i}")
+                stray.append(i)
             else:
                 depth -= 1
                 if depth == 0:
-                    out.append(text[start:i])
+                    closed.append((start, i))
         i += 1
-    if depth:
-        warnings.append(f"unterminated tuple: {text[start - 1:][:60]!r}")
-    return out
+    return closed, (start if depth else None), stray
+
+
+def _tuples(text: str, warnings: list[str]) -> list[str]:
+    """Top-level parenthesised groups, honouring escapes; unbalanced groups are reported and skipped."""
+    closed, open_at, stray = scan_tuples(text)
+    warnings += [f"unmatched ')' at {i}" for i in stray]
+    if open_at is not None:
+        warnings.append(f"unterminated tuple: {text[open_at - 1:][:60]!r}")
+    return [text[a:b] for a, b in closed]
 
 
 def _split_unescaped(s: str, sep: str) -> list[str]:
