@@ -5,9 +5,9 @@ the sentence. A small model copies them imperfectly (`The Opera Company` for "Th
 "Mexican"), and such a span can only be wrong. Generative IE systems constrain decoding for this (UIE: a trie over
 the input text and the labels). Here a `LogitsProcessor` does it greedily: while the decoder writes a span field of
 the answer format (reamo.records.formats), the best-scored candidate tokens are tried in order and only those that
-keep the field a substring of the input text stay allowed. Where none of them does, the step is left free (the
-parser then reports the span as not in the text), so the constraint never forces an answer the model would not
-give. Outside span fields (labels, roles, the meta-response, between tuples) nothing is constrained.
+keep the field a substring of the input text stay allowed (the best 16 by default). Where none of them does, the
+step is left free (the parser then reports the span as not in the text): the constraint only ever chooses among
+the model's own best candidates. Outside span fields (labels, roles, the meta-response, between tuples) nothing is constrained.
 """
 from __future__ import annotations
 
