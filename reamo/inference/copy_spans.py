@@ -21,15 +21,6 @@ from reamo.records.formats import scan_tuples, unescape
 SPAN_FIELDS = {"ner": (0,), "re": (0, 2)}
 
 
-def _open_tuple(answer: str) -> str | None:
-    """The content written so far of the tuple left open at the end of `answer` (None: no tuple is open, or
-    the labels part is over)."""
-    if "<Module>" in answer:
-        return None
-    _, open_at, _ = scan_tuples(answer)
-    return None if open_at is None else answer[open_at:]
-
-
 def _fields(content: str, task: str) -> list[tuple[str, bool]]:
     """The span fields of an (open or closed) tuple's content: (text so far, still being written)."""
     parts = content.split(", ")
@@ -62,16 +53,27 @@ def _tuples_ok(s: str, text: str, task: str) -> bool:
     return open_at is None or all(_in_text(f, text, o) for f, o in _fields(s[open_at:], task))
 
 
+def _tuple_start(answer: str) -> int | None:
+    """Where the tuple left open at the end of `answer` starts (its "("), len(answer) when none is open, None once
+    the labels part is over (the meta-response is never constrained)."""
+    if "<Module>" in answer:
+        return None
+    _, open_at, _ = scan_tuples(answer)
+    return len(answer) if open_at is None else open_at - 1
+
+
+def _piece_ok(tail: str, piece: str, text: str, task: str) -> bool:
+    """`tail`: the answer from `_tuple_start` on."""
+    if not tail and "(" not in piece:
+        return True
+    return _tuples_ok(tail + piece, text, task)
+
+
 def allowed(answer: str, piece: str, text: str, task: str) -> bool:
     """Whether appending `piece` to `answer` keeps every span field it writes a piece of `text`: the fields of
     the tuple it continues, and of any tuple it closes or opens."""
-    if "<Module>" in answer:
-        return True
-    open_ = _open_tuple(answer)
-    base = len(answer) if open_ is None else len(answer) - len(open_) - 1
-    if open_ is None and "(" not in piece:
-        return True
-    return _tuples_ok((answer + piece)[base:], text, task)
+    start = _tuple_start(answer)
+    return start is None or _piece_ok(answer[start:], piece, text, task)
 
 
 class CopySpans(LogitsProcessor):
@@ -97,10 +99,12 @@ class CopySpans(LogitsProcessor):
             if not text:
                 continue
             answer = self.tok.decode(input_ids[row].tolist(), skip_special_tokens=False)
-            if "<Module>" in answer:
+            start = _tuple_start(answer)  # once a row and step, not once a candidate
+            if start is None:
                 continue
             top = torch.topk(scores[row], min(self.top_k, scores.shape[-1])).indices.tolist()
-            ok = [t for t in top if allowed(answer, self._piece(t), text, self.task)]
+            tail = answer[start:]
+            ok = [t for t in top if _piece_ok(tail, self._piece(t), text, self.task)]
             if len(ok) == len(top):
                 continue
             if not ok:
