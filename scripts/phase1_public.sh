@@ -8,12 +8,13 @@
 # NYT_DIR: a folder with NYT's dev_triples.json, test_triples.json and rel2id.json (CasRel JSON, e.g.
 # `git clone https://github.com/China-ChallengeHub/OneRel` and point at data/NYT); without it NYT is left out.
 # Arguments are passed to `reamo data mix` (e.g. --set size=4000, --source maven=DIR). Training resumes from its
-# last checkpoint when rerun; evaluation resumes from the predictions already written.
+# last checkpoint when rerun; evaluation resumes from the predictions already written. LIMIT: items a set (100).
+# Evaluation decodes with --copy-spans (every span a piece of the input text), chosen on the dev splits.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-runs/phase1_public}
 PY=${PY:-.venv/bin}
-LIMIT=${LIMIT:-200}
+LIMIT=${LIMIT:-100}
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 DS_ACCELERATOR=${DS_ACCELERATOR:-cpu} TOKENIZERS_PARALLELISM=false
 src=()
 [ -n "${NYT_DIR:-}" ] && src+=(--source "nyt=$NYT_DIR")
@@ -22,9 +23,9 @@ src=()
   --set "data.train=[$OUT/data/train.jsonl]" --set "output_dir=$OUT/phase1"
 MODEL="$OUT/phase1/final"
 # dev splits (for choices) and in-domain test splits
-"$PY/reamo" eval --model "$MODEL" --benchmark "$OUT/data/eval/dev" --out "$OUT/eval_dev" --limit "$LIMIT" --batch-size 16
-"$PY/reamo" eval --model "$MODEL" --benchmark "$OUT/data/eval/test" --out "$OUT/eval_test" --limit "$LIMIT" --batch-size 16
+"$PY/reamo" eval --model "$MODEL" --benchmark "$OUT/data/eval/dev" --out "$OUT/eval_dev" --limit "$LIMIT" --batch-size 16 --copy-spans
+"$PY/reamo" eval --model "$MODEL" --benchmark "$OUT/data/eval/test" --out "$OUT/eval_test" --limit "$LIMIT" --batch-size 16 --copy-spans
 # zero-shot: the open benchmark's text sets, less RAMS (its dev split is in the mixture) and CoNLL04 (trained on)
 "$PY/reamo" bench build --out "$OUT/zeroshot_bench" --no-speech --per-set "$LIMIT"
 rm -f "$OUT/zeroshot_bench/T/rams.jsonl" "$OUT/zeroshot_bench/T/conll04.jsonl"  # conll04: in-domain (test above)
-"$PY/reamo" eval --model "$MODEL" --benchmark "$OUT/zeroshot_bench" --out "$OUT/eval_zeroshot" --limit "$LIMIT" --batch-size 16
+"$PY/reamo" eval --model "$MODEL" --benchmark "$OUT/zeroshot_bench" --out "$OUT/eval_zeroshot" --limit "$LIMIT" --batch-size 16 --copy-spans
