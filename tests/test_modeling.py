@@ -1,5 +1,6 @@
 """The tiny Reamo end to end: every modality combination runs forward with a finite loss and generates;
 save/load gives identical logits; real media go through the encoders."""
+import json
 import math
 
 import pytest
@@ -110,6 +111,9 @@ def test_save_load_round_trip_gives_identical_logits(reamo, inputs, tmp_path):
     files = sorted(p.name for p in (tmp_path / "ck").iterdir())
     assert files == ["adapter", "base.safetensors", "config.yaml", "reamo.safetensors", "reamo_checkpoint.json", "tokenizer"]
     assert not list((tmp_path / "ck").rglob("*.bin")) and not list((tmp_path / "ck").rglob("*.pt"))
+    # written in one order whatever the process's string hashing (peft keeps the names as a set)
+    targets = json.loads((tmp_path / "ck" / "adapter" / "adapter_config.json").read_text())["target_modules"]
+    assert len(targets) > 2 and targets == sorted(targets)
     again = Reamo.from_pretrained(tmp_path / "ck").eval()
     after = again.model(batch["input_ids"], batch["attention_mask"], media=media).logits
     torch.testing.assert_close(before, after, rtol=0, atol=0)

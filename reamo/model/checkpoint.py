@@ -104,6 +104,7 @@ def _save_pretrained(model, directory: str | Path) -> Path:
             # the adapter only: the new token rows are in it (trainable_tokens_delta); peft would otherwise
             # add whole embedding matrices when the base folder's config shows the resized vocabulary
             model.llm.save_pretrained(str(tmp / "adapter"), safe_serialization=True, save_embedding_layers=False)
+            _sort_target_modules(tmp / "adapter" / "adapter_config.json")
             files.append("adapter")
         _save_tensors(trained_state(model), tmp / "reamo.safetensors")
         prefixes = _base_keys(model)
@@ -127,6 +128,15 @@ def _save_pretrained(model, directory: str | Path) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return directory
+
+
+def _sort_target_modules(path: Path) -> None:
+    """peft keeps `target_modules` as a set and writes it in the order of Python's string hashing, which changes
+    from process to process; sorted, a seeded run's checkpoint is the same bytes when run again."""
+    cfg = json.loads(path.read_text())
+    if isinstance(cfg.get("target_modules"), list):
+        cfg["target_modules"] = sorted(cfg["target_modules"])
+        path.write_text(json.dumps(cfg, indent=2, sort_keys=True))
 
 
 def read_manifest(directory: Path) -> dict:
