@@ -22,10 +22,11 @@ src=()
 "$PY/reamo" train --config configs/phases/phase1_public.yaml \
   --set "data.train=[$OUT/data/train.jsonl]" --set "output_dir=$OUT/phase1"
 MODEL="$OUT/phase1/final"
+EVAL=(--limit "$LIMIT" --batch-size 16 --copy-spans)  # one decoding setting for every split
 # dev splits (for choices) and in-domain test splits
-"$PY/reamo" eval --model "$MODEL" --benchmark "$OUT/data/eval/dev" --out "$OUT/eval_dev" --limit "$LIMIT" --batch-size 16 --copy-spans
-"$PY/reamo" eval --model "$MODEL" --benchmark "$OUT/data/eval/test" --out "$OUT/eval_test" --limit "$LIMIT" --batch-size 16 --copy-spans
+"$PY/reamo" eval --model "$MODEL" --benchmark "$OUT/data/eval/dev" --out "$OUT/eval_dev" "${EVAL[@]}"
+"$PY/reamo" eval --model "$MODEL" --benchmark "$OUT/data/eval/test" --out "$OUT/eval_test" "${EVAL[@]}"
 # zero-shot: the open benchmark's text sets, less RAMS (its dev split is in the mixture) and CoNLL04 (trained on)
 "$PY/reamo" bench build --out "$OUT/zeroshot_bench" --no-speech --per-set "$LIMIT"
 rm -f "$OUT/zeroshot_bench/T/rams.jsonl" "$OUT/zeroshot_bench/T/conll04.jsonl"  # conll04: in-domain (test above)
-"$PY/reamo" eval --model "$MODEL" --benchmark "$OUT/zeroshot_bench" --out "$OUT/eval_zeroshot" --limit "$LIMIT" --batch-size 16 --copy-spans
+"$PY/reamo" eval --model "$MODEL" --benchmark "$OUT/zeroshot_bench" --out "$OUT/eval_zeroshot" "${EVAL[@]}"
