@@ -6,6 +6,8 @@ metrics (a loss per optimizer step) to OUT/<config name>/metrics.jsonl and expor
         [--accum 1] [--phases phase1_uie phase4_meta ...] [--shards DIR [--workers N]]
 """
 import argparse
+import atexit
+import os
 import sys
 from pathlib import Path
 
@@ -13,6 +15,17 @@ PHASES = {  # phase config -> the corpus file it reads
     "phase1_uie": "phase1_uie", "phase2_alignment": "phase2_alignment", "phase3_grounding": "phase3_grounding",
     "phase4_meta": "phase4_meta", "mspit_1a_schema_text": "mspit_1a_schema_text", "mspit_1b_schema_visual": "phase2_alignment",
     "mspit_2_joint": "phase4_meta"}
+
+
+def _report_group() -> None:
+    """Registered before any group exists, so it runs after every other exit handler: whether the process group
+    was destroyed before the interpreter's finalisation (tests/test_distributed.py reads the line)."""
+    import torch.distributed as dist
+
+    state = "alive" if dist.is_initialized() else "destroyed"
+    # one write with its newline (the ranks share the launcher's pipe; a line can still follow another's unbroken)
+    sys.stdout.write(f"rank {os.environ.get('RANK', '0')}: process group at exit: {state}\n")
+    sys.stdout.flush()
 
 
 def main(argv=None):
@@ -34,6 +47,7 @@ def main(argv=None):
     ap.add_argument("--stop-after", type=int, default=None, help="leave the phase after this step (to resume it)")
     ap.add_argument("--local_rank", type=int, default=None)  # the deepspeed launcher's
     a = ap.parse_args(argv)
+    atexit.register(_report_group)
     repo = Path(__file__).resolve().parents[1]
     for name in a.phases:
         train_data = f"{a.shards}/{PHASES[name]}" if a.shards else f"{a.corpus}/{PHASES[name]}.jsonl"

@@ -12,7 +12,7 @@ PACKAGES = ("reamo", "encoders", "grounding", "training")
 
 # Lower layers never import higher ones. Inside a layer any direction is allowed, but no loops (test below).
 LAYERS = [
-    ("foundation", ("reamo", "reamo.errors", "reamo.configbase", "reamo.paths")),
+    ("foundation", ("reamo", "reamo.errors", "reamo.configbase", "reamo.paths", "reamo.process_group")),
     ("records and what they are written as", ("reamo.records", "reamo.export")),
     ("media encoders and grounding heads", ("encoders", "grounding")),
     ("model", ("reamo.model",)),

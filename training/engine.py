@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from reamo.errors import ReamoError
+from reamo.process_group import destroy_at_exit
 from training.checkpointing import CheckpointManager, rng_state, set_rng_state
 from training.config import TrainConfig
 
@@ -224,6 +225,7 @@ def train(cfg: TrainConfig, *, stop_after_steps: int | None = None, on_export=No
     from training.data import build_dataloader
 
     deepspeed.init_distributed()
+    destroy_at_exit()
     world, rank = torch.distributed.get_world_size(), torch.distributed.get_rank()
     out = cfg.resolve(cfg.output_dir)
     ckpt = CheckpointManager(out / "checkpoints", keep=cfg.keep_checkpoints)

@@ -43,7 +43,10 @@ class Shard:
         import torch.distributed as dist
 
         if not dist.is_initialized():
+            from reamo.process_group import destroy_at_exit
+
             dist.init_process_group("gloo", rank=self.rank, world_size=self.world)
+            destroy_at_exit()
         dist.barrier()
 
     def part(self, path: str | Path) -> Path:
