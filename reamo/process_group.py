@@ -4,11 +4,14 @@ A process that leaves with its group still alive lets the interpreter tear the g
 gloo's worker threads may still hold work whose tensors need the GIL then, and the process aborts
 ("terminate called without an active exception", exit -6) after its work is done, at random (a peer still
 running makes it likelier). Whoever makes a group calls `destroy_at_exit()`; the group is then destroyed while
-the interpreter is whole, once, on every way out (a return, an exception, sys.exit).
+the interpreter is whole, once, on every way out (a return, an exception, sys.exit). `ensure()` is the one maker
+of a plain gloo group (inference shards, the cache build); training makes its group with
+`deepspeed.init_distributed()` and calls `destroy_at_exit()` itself.
 """
 from __future__ import annotations
 
 import atexit
+import os
 
 _registered = False
 
@@ -19,6 +22,22 @@ def destroy_at_exit() -> None:
     if not _registered:
         _registered = True
         atexit.register(_destroy)
+
+
+def ensure(rank: int | None = None, world: int | None = None) -> bool:
+    """Make the default gloo group for `world` processes if none is there yet (rank and world from the
+    launcher's environment, RANK / WORLD_SIZE, where not given) and have it destroyed at exit. Returns whether
+    a group is there: False for one process, which needs none."""
+    import torch.distributed as dist
+
+    world = int(os.environ.get("WORLD_SIZE", 1)) if world is None else world
+    if world <= 1:
+        return False
+    if not dist.is_initialized():
+        rank = int(os.environ.get("RANK", 0)) if rank is None else rank
+        dist.init_process_group("gloo", rank=rank, world_size=world)
+    destroy_at_exit()
+    return True
 
 
 def _destroy() -> None:

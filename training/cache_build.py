@@ -32,6 +32,7 @@ from encoders.imagebind import EncoderOutput
 from reamo.errors import ConfigError, ReamoError
 from reamo.model.inputs import load_media
 from reamo.model.tokens import MEDIA_MODALITIES
+from reamo.process_group import ensure
 from reamo.records import read_jsonl
 from reamo.records.shards import iter_shard_samples, shard_urls
 from training.config import TrainConfig
@@ -198,11 +199,8 @@ def run_distributed(cfg: TrainConfig, **kw) -> BuildReport:
     local = int(os.environ.get("LOCAL_RANK", 0))
     device = f"cuda:{local}" if torch.cuda.is_available() else "cpu"
     dist = None
-    if world > 1:
+    if ensure(rank, world):
         import torch.distributed as dist
-
-        if not dist.is_initialized():
-            dist.init_process_group("gloo")
     report = build_cache(cfg, rank=rank, world=world, device=device, **kw)
     reports = [report.to_dict()]
     if dist is not None:

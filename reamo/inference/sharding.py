@@ -42,11 +42,9 @@ class Shard:
             return
         import torch.distributed as dist
 
-        if not dist.is_initialized():
-            from reamo.process_group import destroy_at_exit
+        from reamo.process_group import ensure
 
-            dist.init_process_group("gloo", rank=self.rank, world_size=self.world)
-            destroy_at_exit()
+        ensure(self.rank, self.world)
         dist.barrier()
 
     def part(self, path: str | Path) -> Path:
