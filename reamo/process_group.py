@@ -11,7 +11,6 @@ of a plain gloo group (inference shards, the cache build); training makes its gr
 from __future__ import annotations
 
 import atexit
-import os
 
 _registered = False
 
@@ -24,17 +23,15 @@ def destroy_at_exit() -> None:
         atexit.register(_destroy)
 
 
-def ensure(rank: int | None = None, world: int | None = None) -> bool:
-    """Make the default gloo group for `world` processes if none is there yet (rank and world from the
-    launcher's environment, RANK / WORLD_SIZE, where not given) and have it destroyed at exit. Returns whether
-    a group is there: False for one process, which needs none."""
+def ensure(rank: int, world: int) -> bool:
+    """Make the default gloo group of `world` processes if none is there yet (the rendezvous from the launcher's
+    MASTER_ADDR / MASTER_PORT) and have it destroyed at exit. Returns whether a group is there: False for one
+    process, which needs none."""
     import torch.distributed as dist
 
-    world = int(os.environ.get("WORLD_SIZE", 1)) if world is None else world
     if world <= 1:
         return False
     if not dist.is_initialized():
-        rank = int(os.environ.get("RANK", 0)) if rank is None else rank
         dist.init_process_group("gloo", rank=rank, world_size=world)
     destroy_at_exit()
     return True

@@ -11,13 +11,14 @@ REPO = Path(__file__).resolve().parent.parent
 # Each child registers its probe before the group exists, so the probe runs after every later exit handler
 # (atexit runs them last-in first-out) and sees what the interpreter's finalisation will find.
 CHILD = textwrap.dedent("""
-    import atexit, sys
+    import atexit, os, sys
     import torch, torch.distributed as dist
     from reamo.process_group import ensure
 
     atexit.register(lambda: print("at exit:", "alive" if dist.is_initialized() else "destroyed", flush=True))
-    made = ensure()
-    again = ensure()  # a second call keeps the group it finds
+    rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+    made = ensure(rank, world)
+    again = ensure(rank, world)  # a second call keeps the group it finds
     value = torch.tensor([float(dist.get_rank()) + 1.0]) if made else torch.tensor([1.0])
     if made:
         dist.all_reduce(value)
