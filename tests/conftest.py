@@ -1,5 +1,6 @@
 """Shared fixtures. Real third-party data lives in ../shared/data (REAMO_SHARED_DATA overrides)."""
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,18 @@ def _no_leaked_shared_memory():
     yield
     for p in set(shm.glob("deepspeed_allreduce_buffer_*")) - before if shm.is_dir() else ():
         p.unlink(missing_ok=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """A function giving a TCP port on 127.0.0.1 that nothing holds (servers and process groups in tests)."""
+    return _free_port
 
 
 def shared_data() -> Path:

@@ -6,7 +6,6 @@ for real: the parse, the </Instruction> hidden states, the grounding heads, the 
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -139,20 +138,14 @@ def test_service_survives_an_unexpected_error(reamo, files, tmp_path, monkeypatc
     assert not out[0].ok and "ZeroDivisionError" in out[0].status and "Traceback" not in out[0].status
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def server(reamo, tmp_path_factory, files):
+def server(reamo, tmp_path_factory, files, free_port):
     from reamo.demo.app import build_app
 
     svc = DemoService(reamo, workdir=tmp_path_factory.mktemp("demo_work"), model_name="tiny (forced answer)")
     examples = [["Alice walks Rex", files["png"], None, None, "ner", "person, animal"]]
     app = build_app(svc, examples)
-    port = _free_port()
+    port = free_port()
     _, url, _ = app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True,
                            allowed_paths=[str(Path(files["png"]).parent)])
     yield url, svc
@@ -210,10 +203,10 @@ def test_demo_command_without_model_says_how_to_get_one(capsys):
     assert "reamo quickstart --out runs/quickstart" in capsys.readouterr().err
 
 
-def test_demo_command_serves_a_saved_model(tmp_path):
+def test_demo_command_serves_a_saved_model(tmp_path, free_port):
     """`reamo demo --model DIR` in its own process: the page and the extract API answer over HTTP."""
     model = Reamo.from_config("tiny").save_pretrained(tmp_path / "model")
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
     proc = subprocess.Popen([sys.executable, "-m", "reamo.cli", "demo", "--model", str(model), "--port", str(port),
                              "--max-new-tokens", "8"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env,

@@ -1,6 +1,5 @@
 """reamo/process_group.py: one maker of the gloo group, destroyed before the interpreter's finalisation."""
 import os
-import socket
 import subprocess
 import sys
 import textwrap
@@ -28,16 +27,10 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _run(world: int, fail: bool = False) -> list[subprocess.CompletedProcess]:
+def _run(port: int, world: int, fail: bool = False) -> list[subprocess.CompletedProcess]:
     base = {k: v for k, v in os.environ.items() if k not in ("RANK", "LOCAL_RANK", "WORLD_SIZE", "MASTER_ADDR",
                                                              "MASTER_PORT")}
-    base.update(PYTHONPATH=str(REPO), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(_free_port()), WORLD_SIZE=str(world))
+    base.update(PYTHONPATH=str(REPO), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), WORLD_SIZE=str(world))
     args = [sys.executable, "-c", CHILD] + (["fail"] if fail else [])
     procs = [subprocess.Popen(args, env={**base, "RANK": str(r)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                               text=True) for r in range(world)]
@@ -45,22 +38,22 @@ def _run(world: int, fail: bool = False) -> list[subprocess.CompletedProcess]:
     return [subprocess.CompletedProcess(args, p.returncode, *out) for p, out in zip(procs, outs)]
 
 
-def test_one_process_makes_no_group():
-    (done,) = _run(1)
+def test_one_process_makes_no_group(free_port):
+    (done,) = _run(free_port(), 1)
     assert done.returncode == 0, done.stderr
     assert "made: False False sum: 1.0" in done.stdout
     assert "at exit: destroyed" in done.stdout  # there was none to destroy
 
 
-def test_two_processes_share_one_group_destroyed_at_exit():
-    runs = _run(2)
+def test_two_processes_share_one_group_destroyed_at_exit(free_port):
+    runs = _run(free_port(), 2)
     for rank, done in enumerate(runs):
         assert done.returncode == 0, (rank, done.stderr)
         assert "made: True True sum: 3.0" in done.stdout, (rank, done.stdout)  # 1 + 2: both ranks in one group
         assert "at exit: destroyed" in done.stdout, (rank, done.stdout)
 
 
-def test_group_destroyed_when_the_process_fails():
-    for rank, done in enumerate(_run(2, fail=True)):
+def test_group_destroyed_when_the_process_fails(free_port):
+    for rank, done in enumerate(_run(free_port(), 2, fail=True)):
         assert done.returncode == 3, (rank, done.stderr)
         assert "at exit: destroyed" in done.stdout, (rank, done.stdout)
